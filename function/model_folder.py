@@ -1,0 +1,180 @@
+"""The baked model folder: the contract between build time (`model_bake`) and run time.
+
+A folder holds the files the runtime needs beside ``manifest.json``, which names the model
+and the exact revision it came from, the size and sha256 of every file, the labels, the
+longest input and what the bake checked. The runtime opens a folder only through
+`ModelFolder.open`, which refuses (with a message that says what is wrong and where) a
+folder that is missing, incomplete or inconsistent, and never downloads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from function.errors import ModelFolderError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = 1
+LABELS = ("PRESENT", "ABSENT", "POSSIBLE")
+# Files every runtime needs, whatever the backend; each backend adds its own.
+COMMON_FILES = ("config.json", "tokenizer.json")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    size: int
+    sha256: str
+    # Where the file came from: "hub" (as published), "local" (copied from --from-dir),
+    # or "derived" (written by the bake, e.g. tokenizer.json, converted weights).
+    origin: str
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    precision: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model_id: str
+    revision: str
+    labels: tuple[str, ...]
+    max_length: int
+    files: dict[str, FileEntry]
+    backends: dict[str, BackendEntry]
+    created_at: str
+    bake_version: str
+    source: str = "hub"
+    checks: dict[str, Any] = field(default_factory=dict)
+    format: int = MANIFEST_FORMAT
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        for entry in data["backends"].values():
+            entry["files"] = list(entry["files"])
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            model_id=data["model_id"],
+            revision=data["revision"],
+            labels=tuple(data["labels"]),
+            max_length=int(data["max_length"]),
+            files={name: FileEntry(**entry) for name, entry in data["files"].items()},
+            backends={
+                name: BackendEntry(precision=entry["precision"], files=tuple(entry["files"]))
+                for name, entry in data["backends"].items()
+            },
+            created_at=data["created_at"],
+            bake_version=data["bake_version"],
+            source=data.get("source", "hub"),
+            checks=data.get("checks", {}),
+            format=int(data["format"]),
+        )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_labels(config_path: Path) -> tuple[str, ...]:
+    """Labels in index order from a transformers config.json (``id2label``)."""
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        id2label = {int(index): str(label) for index, label in config["id2label"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ModelFolderError(f"{config_path}: cannot read id2label ({error})") from None
+    if sorted(id2label) != list(range(len(id2label))):
+        raise ModelFolderError(f"{config_path}: id2label indices are not 0..{len(id2label) - 1}")
+    labels = tuple(id2label[index] for index in range(len(id2label)))
+    if sorted(labels) != sorted(LABELS):
+        raise ModelFolderError(
+            f"{config_path}: labels are {list(labels)}; an assertion model must have exactly {list(LABELS)}"
+        )
+    return labels
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    path: Path
+    manifest: Manifest
+
+    @classmethod
+    def open(cls, path: str | Path, *, verify_checksums: bool = False) -> ModelFolder:
+        """Open a baked folder, or raise ModelFolderError saying what is wrong."""
+        folder = Path(path)
+        if not folder.is_dir():
+            raise ModelFolderError(
+                f"model folder {folder} does not exist: bake one with "
+                f"'python -m model_bake --out {folder}' and point MODEL_DIR at it"
+            )
+        manifest_path = folder / MANIFEST_NAME
+        if not manifest_path.is_file():
+            raise ModelFolderError(
+                f"{manifest_path} is missing: {folder} is not a baked model folder "
+                "(an interrupted bake leaves none; bake again)"
+            )
+        try:
+            manifest = Manifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ModelFolderError(f"{manifest_path} is unreadable: {error!r}") from None
+        if manifest.format != MANIFEST_FORMAT:
+            raise ModelFolderError(
+                f"{manifest_path} has format {manifest.format}; this runtime reads format "
+                f"{MANIFEST_FORMAT}: bake the folder again with this version"
+            )
+        model_folder = cls(folder, manifest)
+        model_folder._check_files(verify_checksums)
+        labels = read_labels(folder / "config.json")
+        if labels != manifest.labels:
+            raise ModelFolderError(
+                f"{folder / 'config.json'} labels {list(labels)} differ from the manifest's "
+                f"{list(manifest.labels)}"
+            )
+        return model_folder
+
+    def _check_files(self, verify_checksums: bool) -> None:
+        needed = set(COMMON_FILES)
+        for backend in self.manifest.backends.values():
+            needed.update(backend.files)
+        unlisted = sorted(needed - set(self.manifest.files))
+        if unlisted:
+            raise ModelFolderError(f"{self.path}: manifest lists no entry for {unlisted}")
+        for name in sorted(self.manifest.files):
+            entry = self.manifest.files[name]
+            file_path = self.path / name
+            if not file_path.is_file():
+                raise ModelFolderError(f"{file_path} is missing (listed in the manifest)")
+            size = file_path.stat().st_size
+            if size != entry.size:
+                raise ModelFolderError(
+                    f"{file_path} is {size} bytes; the manifest says {entry.size} "
+                    "(truncated or replaced after the bake)"
+                )
+            if verify_checksums and sha256_file(file_path) != entry.sha256:
+                raise ModelFolderError(
+                    f"{file_path} does not match the sha256 in the manifest "
+                    "(corrupted or replaced after the bake)"
+                )
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def backend(self, name: str) -> BackendEntry:
+        try:
+            return self.manifest.backends[name]
+        except KeyError:
+            raise ModelFolderError(
+                f"{self.path} has no '{name}' backend; it has {sorted(self.manifest.backends)}"
+            ) from None
