@@ -1,0 +1,200 @@
+"""Assemble, verify and publish a model folder.
+
+Everything is written into a staging folder beside the output and renamed into place only
+after every check passed, so an interrupted or failed bake never leaves a folder that looks
+complete. Re-running on an up-to-date folder verifies it and returns without work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from function.errors import ModelFolderError
+from function.model_folder import (
+    MANIFEST_NAME,
+    BackendEntry,
+    FileEntry,
+    Manifest,
+    ModelFolder,
+    read_labels,
+    sha256_file,
+)
+from model_bake import BAKE_VERSION, hub, smoke
+from model_bake.errors import BakeError
+from model_bake.tokenizer_export import export_tokenizer
+from model_bake.weights import convert_pytorch_bin
+
+log = logging.getLogger("model_bake")
+
+# Copied as they are when present: AutoTokenizer reads them, so the baked folder keeps
+# loading in transformers exactly as the source does.
+COPIED_FILES = ("config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+SNAPSHOT_PATH = re.compile(r"/snapshots/([0-9a-f]{40})/?$")
+
+
+@dataclass(frozen=True)
+class BakeRequest:
+    out: Path
+    model_id: str
+    revision: str | None = None  # required for the hub; recorded for --from-dir when given
+    from_dir: Path | None = None
+    token: str | None = None
+    force: bool = False
+    threads: int = 1
+
+
+def bake(request: BakeRequest) -> tuple[Manifest, bool]:
+    """Returns the manifest and whether anything was written (False: already up to date)."""
+    out = request.out.resolve()
+    if request.from_dir is None:
+        hub.require_commit(request.revision or "")
+    elif not request.from_dir.is_dir():
+        raise BakeError(f"--from-dir {request.from_dir} is not a folder")
+    if not request.force:
+        current = _up_to_date(request, out)
+        if current is not None:
+            return current, False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.bake-", dir=out.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the runtime may run as another user
+    try:
+        manifest = _bake_into(request, staging)
+        _publish(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest, True
+
+
+def _bake_into(request: BakeRequest, staging: Path) -> Manifest:
+    if request.from_dir is None:
+        assert request.revision is not None  # checked by bake()
+        log.info("downloading %s@%s", request.model_id, request.revision)
+        source_dir = hub.fetch(request.model_id, request.revision, staging / ".download", request.token)
+        origin, revision = "hub", request.revision
+    else:
+        source_dir, origin = request.from_dir.resolve(), "local"
+        revision = request.revision or _local_revision(source_dir)
+    present = {path.name for path in source_dir.iterdir() if path.is_file()}
+    hub.select_files(present, request.model_id, revision)  # same completeness rules as the hub
+
+    log.info("checking the weights in %s", source_dir)
+    unexpected = smoke.check_weights_complete(source_dir)
+    files: dict[str, FileEntry] = {}
+    for name in COPIED_FILES:
+        if name in present:
+            shutil.copyfile(source_dir / name, staging / name)
+            files[name] = _entry(staging / name, origin)
+    checks: dict[str, object] = {"unexpected_weights": unexpected[:20]}
+    if "model.safetensors" in present:
+        shutil.copyfile(source_dir / "model.safetensors", staging / "model.safetensors")
+        files["model.safetensors"] = _entry(staging / "model.safetensors", origin)
+    else:
+        log.info("converting pytorch_model.bin to safetensors")
+        convert_pytorch_bin(source_dir / "pytorch_model.bin", staging / "model.safetensors")
+        files["model.safetensors"] = _entry(staging / "model.safetensors", "derived")
+        checks["converted_from"] = {
+            "name": "pytorch_model.bin",
+            "sha256": sha256_file(source_dir / "pytorch_model.bin"),
+        }
+    export_tokenizer(source_dir, staging / "tokenizer.json")
+    files["tokenizer.json"] = _entry(staging / "tokenizer.json", "derived")
+
+    try:
+        labels = read_labels(staging / "config.json")
+    except ModelFolderError as error:
+        raise BakeError(str(error)) from None
+    manifest = Manifest(
+        model_id=request.model_id,
+        revision=revision,
+        labels=labels,
+        max_length=_max_length(source_dir),
+        files=files,
+        backends={"torch": BackendEntry(precision="fp32", files=("config.json", "model.safetensors"))},
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        bake_version=BAKE_VERSION,
+        source=origin,
+    )
+    # The smoke test opens the folder exactly as the runtime does, manifest included.
+    (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    log.info("running the smoke set against the reference pipeline")
+    checks.update(smoke.run(source_dir, staging, threads=request.threads))
+    manifest = Manifest(**{**manifest.__dict__, "checks": checks})
+    shutil.rmtree(staging / ".download", ignore_errors=True)
+    (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
+
+
+def _entry(path: Path, origin: str) -> FileEntry:
+    return FileEntry(size=path.stat().st_size, sha256=sha256_file(path), origin=origin)
+
+
+def _max_length(source_dir: Path) -> int:
+    """The longest input: the position embeddings, or less where the tokenizer says so."""
+    config = json.loads((source_dir / "config.json").read_text(encoding="utf-8"))
+    length = int(config.get("max_position_embeddings", 512))
+    tokenizer_config = source_dir / "tokenizer_config.json"
+    if tokenizer_config.is_file():
+        declared = json.loads(tokenizer_config.read_text(encoding="utf-8")).get("model_max_length")
+        if isinstance(declared, int) and 0 < declared < length:
+            length = declared
+    return length
+
+
+def _local_revision(source_dir: Path) -> str:
+    """A local copy's revision: the commit of a hub cache snapshot folder, or else a digest
+    of its contents (honest, and stable for the same bytes)."""
+    match = SNAPSHOT_PATH.search(str(source_dir))
+    if match:
+        return match.group(1)
+    digest = hashlib.sha256()
+    for path in sorted(source_dir.iterdir()):
+        if path.is_file() and path.name in {*COPIED_FILES, *hub.WEIGHT_FILES, "tokenizer.json"}:
+            digest.update(f"{path.name}:{sha256_file(path)}\n".encode())
+    return f"local-{digest.hexdigest()[:16]}"
+
+
+def _up_to_date(request: BakeRequest, out: Path) -> Manifest | None:
+    if not (out / MANIFEST_NAME).is_file():
+        return None
+    try:
+        manifest = ModelFolder.open(out, verify_checksums=True).manifest
+    except ModelFolderError as error:
+        log.info("rebaking: %s", error)
+        return None
+    if manifest.model_id != request.model_id or manifest.bake_version != BAKE_VERSION:
+        return None
+    if request.from_dir is None:
+        return manifest if manifest.source == "hub" and manifest.revision == request.revision else None
+    if manifest.source != "local":
+        return None
+    if request.revision and manifest.revision != request.revision:
+        return None
+    expected = {name: entry.sha256 for name, entry in manifest.files.items() if entry.origin == "local"}
+    converted = manifest.checks.get("converted_from")
+    if isinstance(converted, dict):
+        expected[converted["name"]] = converted["sha256"]
+    for name, sha256 in expected.items():
+        source = request.from_dir / name
+        if not source.is_file() or sha256_file(source) != sha256:
+            return None
+    return manifest
+
+
+def _publish(staging: Path, out: Path) -> None:
+    """Swap the verified staging folder into place; a previous folder is removed only after."""
+    if out.exists():
+        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(retired)
+        staging.rename(out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(out)
