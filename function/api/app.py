@@ -1,0 +1,166 @@
+"""The FastAPI app: routes and wiring. Business rules live in the core; this file maps HTTP
+onto it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from function import __version__
+from function.api.auth import AuthMiddleware
+from function.api.body_guard import BodyGuardMiddleware
+from function.api.errors import RETRY_AFTER_SECONDS, ApiError, error_body, install_error_handlers
+from function.api.request_log import RequestLogMiddleware, RequestRecord
+from function.api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    ErrorResponse,
+    HealthResponse,
+    PredictRequest,
+    PredictResponse,
+    SpansRequest,
+    SpansResponse,
+)
+from function.classifier import Prediction
+from function.service import ServiceState
+
+DESCRIPTION = """
+Classifies ONE clinical concept per input as PRESENT, ABSENT (negated) or POSSIBLE (hedged),
+with `bvanaken/clinical-assertion-negation-bert`. Mark the concept with two `[entity]`
+markers (`Patient denies [entity] SOB [entity].`), or send text with character offsets to
+`/predict/spans` and the service writes the markers. Unmarked input is outside what the
+model was trained on and is refused unless the service runs with `ALLOW_UNMARKED=true`.
+
+Errors share one shape, `{"error": {"code", "message"}}`; messages never repeat the input.
+When API keys are configured, every route but `/health` needs `X-API-Key: KEY` or
+`Authorization: Bearer KEY`.
+"""
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in {
+        400: "Malformed JSON",
+        401: "Missing or invalid API key",
+        413: "Body larger than MAX_BODY_BYTES",
+        415: "Body is not JSON",
+        422: "Invalid request (code says which rule)",
+        503: "Model not loaded yet",
+    }.items()
+}
+
+BODY_FIELDS = {
+    "/predict": ("sentence",),
+    "/predict/batch": ("sentences",),
+    "/predict/spans": ("text", "entities"),
+}
+
+
+def prediction_json(prediction: Prediction) -> dict[str, Any]:
+    return {
+        "label": prediction.label,
+        "score": prediction.score,
+        "scores": prediction.scores,
+        "marked": prediction.marked,
+        "windowed": prediction.windowed,
+    }
+
+
+def create_app(state: ServiceState) -> FastAPI:
+    settings = state.settings
+    app = FastAPI(
+        title="Clinical assertion classification",
+        version=__version__,
+        description=DESCRIPTION,
+        responses=ERRORS,
+    )
+    install_error_handlers(app, BODY_FIELDS)
+    labels = state.classifier.labels if state.classifier else ("PRESENT", "ABSENT", "POSSIBLE")
+    # Added innermost first: the request log wraps auth, which wraps the body guard.
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, keys=state.api_keys)
+    app.add_middleware(RequestLogMiddleware, project_id=settings.project_id, labels=labels)
+
+    def limit(field: str, items: Sequence[object]) -> None:
+        if not items:
+            raise ApiError(422, "empty_batch", f"{field} is empty")
+        if len(items) > settings.max_batch_size:
+            raise ApiError(
+                422,
+                "too_many_items",
+                f"{field} has {len(items)} items; at most {settings.max_batch_size} per request "
+                "(MAX_BATCH_SIZE)",
+            )
+
+    def record(request: Request, predictions: Sequence[Prediction]) -> None:
+        entry: RequestRecord = request.state.record
+        entry.add(predictions, settings.low_confidence_threshold)
+
+    @app.get("/health", response_model=HealthResponse, responses={503: {"model": ErrorResponse}})
+    async def health() -> Any:
+        """200 with the model's identity once it is loaded; 503 before."""
+        if state.classifier is None:
+            body = {"status": "loading", **error_body("not_ready", "the model is not loaded yet")}
+            return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
+        manifest = state.classifier.manifest
+        return {
+            "status": "ok",
+            "version": __version__,
+            "model": {
+                **state.classifier.info.as_dict(),
+                "labels": list(manifest.labels),
+                "max_length": manifest.max_length,
+                "baked_at": manifest.created_at,
+            },
+        }
+
+    @app.post("/predict", response_model=PredictResponse)
+    async def predict(body: PredictRequest, request: Request) -> Any:
+        """Classify one marked sentence."""
+        classifier = state.require_classifier()
+        predictions = await run_in_threadpool(
+            classifier.classify_sentences,
+            [body.sentence],
+            where=["sentence"],
+            allow_unmarked=settings.allow_unmarked,
+        )
+        record(request, predictions)
+        return {**prediction_json(predictions[0]), "model": classifier.info.as_dict()}
+
+    @app.post("/predict/batch", response_model=BatchResponse)
+    async def predict_batch(body: BatchRequest, request: Request) -> Any:
+        """Classify marked sentences; predictions come back in input order."""
+        classifier = state.require_classifier()
+        limit("sentences", body.sentences)
+        predictions = await run_in_threadpool(
+            classifier.classify_sentences,
+            body.sentences,
+            where=[f"sentences[{index}]" for index in range(len(body.sentences))],
+            allow_unmarked=settings.allow_unmarked,
+        )
+        record(request, predictions)
+        return {
+            "predictions": [prediction_json(prediction) for prediction in predictions],
+            "model": classifier.info.as_dict(),
+        }
+
+    @app.post("/predict/spans", response_model=SpansResponse)
+    async def predict_spans(body: SpansRequest, request: Request) -> Any:
+        """Classify each concept span of one text; the service writes the markers."""
+        classifier = state.require_classifier()
+        limit("entities", body.entities)
+        spans = [(entity.start, entity.end) for entity in body.entities]
+        predictions = await run_in_threadpool(classifier.classify_spans, body.text, spans)
+        record(request, predictions)
+        return {
+            "predictions": [
+                {"start": start, "end": end, **prediction_json(prediction)}
+                for (start, end), prediction in zip(spans, predictions, strict=True)
+            ],
+            "model": classifier.info.as_dict(),
+        }
+
+    return app

@@ -1,0 +1,134 @@
+"""One structured log line per request, and the last net under every route.
+
+The line carries what on-call and the log-based metrics need (route, status, latency, item
+count, labels, low-confidence count, error code, trace) and nothing of the request body. An
+exception that escapes the app is logged (message withheld, see `function.logs`) and
+answered with the JSON 500, so no framework above prints its own traceback or answers in
+another shape, and Lambda never sees an invocation error for an HTTP request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from function.api.errors import send_error
+from function.api.trace import parse_trace
+from function.classifier import Prediction
+from function.logs import log_event
+
+log = logging.getLogger("function.request")
+
+
+@dataclass
+class RequestRecord:
+    """What a route learnt about the request, for its log line."""
+
+    item_count: int = 0
+    label_counts: Counter[str] = field(default_factory=Counter)
+    low_confidence_count: int = 0
+
+    def add(self, predictions: Sequence[Prediction], threshold: float) -> None:
+        self.item_count += len(predictions)
+        self.label_counts.update(prediction.label for prediction in predictions)
+        self.low_confidence_count += sum(p.score < threshold for p in predictions)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestLogMiddleware:
+    def __init__(self, app: ASGIApp, *, project_id: str, labels: Sequence[str]) -> None:
+        self.app, self.project_id, self.labels = app, project_id, tuple(labels)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        record = RequestRecord()
+        # A copy: the router writes the matched route into it, and an outer router (Functions
+        # Framework's catch-all) must not leave its own route there.
+        scope = {**scope, "state": {**scope.get("state", {}), "record": record}}
+        scope.pop("route", None)
+        response: dict[str, object] = {"status": 500, "error_body": b""}
+
+        async def send_and_watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response["status"] = message["status"]
+                response["started"] = True
+            elif message["type"] == "http.response.body" and int(response["status"]) >= 400:  # type: ignore[call-overload]
+                response["error_body"] = bytes(response["error_body"]) + message.get("body", b"")  # type: ignore[arg-type]
+            await send(message)
+
+        escaped: BaseException | None = None
+        try:
+            await self.app(scope, receive, send_and_watch)
+        except Exception as error:  # noqa: BLE001 (the last net: answer, log, carry on)
+            escaped = error
+            if not response.get("started"):
+                response["status"] = 500
+                await send_error(send, 500, "internal_error", "internal error; it has been logged")
+        self._log(scope, record, response, time.perf_counter() - started, escaped)
+
+    def _log(
+        self,
+        scope: Scope,
+        record: RequestRecord,
+        response: dict[str, object],
+        seconds: float,
+        escaped: BaseException | None,
+    ) -> None:
+        status = int(response["status"])  # type: ignore[call-overload]
+        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        fields: dict[str, object] = {
+            "event": "request",
+            "route": route,
+            "method": scope.get("method"),
+            "status": status,
+            "latency_ms": round(seconds * 1000, 3),
+            "item_count": record.item_count,
+        }
+        if record.item_count:
+            fields["label_counts"] = {label: record.label_counts.get(label, 0) for label in self.labels}
+            fields["low_confidence_count"] = record.low_confidence_count
+            fields["low_confidence_share"] = round(record.low_confidence_count / record.item_count, 4)
+        if status >= 400:
+            fields["error_code"] = _error_code(bytes(response["error_body"]))  # type: ignore[arg-type]
+        trace = parse_trace(_header(scope, b"traceparent"), _header(scope, b"x-cloud-trace-context"))
+        level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+        log_event(
+            log,
+            level,
+            f"{scope.get('method')} {route} {status}",
+            trace=trace.resource_name(self.project_id) if trace else None,
+            span_id=trace.span_id if trace else None,
+            sampled=trace.sampled if trace else False,
+            http_request={
+                "requestMethod": scope.get("method"),
+                "requestUrl": route,
+                "status": status,
+                "latency": f"{seconds:.6f}s",
+                "protocol": f"HTTP/{scope.get('http_version', '1.1')}",
+            },
+            **fields,
+        )
+        if escaped is not None:
+            log.error("unhandled error on %s", route, exc_info=escaped)
+
+
+def _error_code(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["error"]["code"])
+    except (ValueError, KeyError, TypeError):
+        return "unknown"

@@ -1,0 +1,115 @@
+"""Request and response bodies, as OpenAPI shows them at /docs.
+
+Requests are strict: a number where a string belongs, a string where an offset belongs, or
+an unknown field is a 422, never silently coerced.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Label = Literal["PRESENT", "ABSENT", "POSSIBLE"]
+EXAMPLE = "Patient denies [entity] shortness of breath [entity] at rest."
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PredictRequest(_Request):
+    sentence: str = Field(
+        description="One sentence with the concept between two [entity] markers.",
+        examples=[EXAMPLE],
+    )
+
+
+class BatchRequest(_Request):
+    sentences: list[str] = Field(
+        description="Marked sentences (at most MAX_BATCH_SIZE); answered in the same order.",
+        examples=[[EXAMPLE, "Rule out [entity] pneumonia [entity]."]],
+    )
+
+
+class Span(_Request):
+    start: int = Field(description="Offset of the concept's first character (Unicode code points).")
+    end: int = Field(description="Offset one past the concept's last character.")
+
+
+class SpansRequest(_Request):
+    text: str = Field(
+        description="Unmarked text; the service writes the markers around each span.",
+        examples=["No fever, possible pneumonia."],
+    )
+    entities: list[Span] = Field(
+        description="Concept spans (at most MAX_BATCH_SIZE), one model input each.",
+        examples=[[{"start": 3, "end": 8}, {"start": 19, "end": 28}]],
+    )
+
+
+class Scores(BaseModel):
+    PRESENT: float
+    ABSENT: float
+    POSSIBLE: float
+
+
+class ModelBlock(BaseModel):
+    id: str = Field(description="Hub id of the model the answer came from.")
+    revision: str = Field(description="Commit of the model repository that was baked.")
+    backend: str
+    precision: str
+
+
+class PredictionOut(BaseModel):
+    label: Label
+    score: float = Field(description="Probability of the label.")
+    scores: Scores = Field(description="Probabilities of all three labels (they sum to 1).")
+    marked: bool = Field(
+        description="False only for an unmarked sentence accepted under ALLOW_UNMARKED=true: "
+        "the model was trained on marked input, so treat that answer as unreliable."
+    )
+    windowed: bool = Field(
+        description="True when the input was longer than the model's window and the context "
+        "around the concept was cut to fit."
+    )
+
+
+class PredictResponse(PredictionOut):
+    model: ModelBlock
+
+
+class BatchResponse(BaseModel):
+    predictions: list[PredictionOut]
+    model: ModelBlock
+
+
+class SpanPrediction(PredictionOut):
+    start: int
+    end: int
+
+
+class SpansResponse(BaseModel):
+    predictions: list[SpanPrediction]
+    model: ModelBlock
+
+
+class HealthModel(ModelBlock):
+    labels: list[Label]
+    max_length: int
+    baked_at: str
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    version: str
+    model: HealthModel
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable, machine-readable reason.")
+    message: str = Field(description="For humans; never repeats the request's text.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail

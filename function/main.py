@@ -1,0 +1,38 @@
+"""Functions Framework entry points (Cloud Run).
+
+    functions-framework --source function/main.py --target predict_http --asgi --port $PORT
+
+Functions Framework mounts ONE function on every path. In its ASGI mode that function gets
+the Starlette request; returning a response object that hands the untouched ASGI call to
+the FastAPI app makes the function the whole HTTP surface: every route, validation, auth,
+errors and /docs, exactly as on Lambda. This module is imported once, when the server
+starts (before gunicorn forks its one worker), and loads the model then.
+"""
+
+from __future__ import annotations
+
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from function.api.app import create_app
+from function.service import start_service
+
+service = start_service()
+app = create_app(service)
+
+
+class _ServeApp(Response):
+    """A response that is the app: `await response(scope, receive, send)` runs the app."""
+
+    def __init__(self) -> None:  # no body or headers of its own
+        pass
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+
+
+@functions_framework.aio.http
+async def predict_http(request: Request) -> Response:
+    return _ServeApp()
