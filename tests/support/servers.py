@@ -1,0 +1,117 @@
+"""Start the real entry points as processes, the way they run in production.
+
+`FunctionsFrameworkServer` runs ``functions-framework --asgi`` (gunicorn + uvicorn worker)
+on a local port. `LambdaProcess` runs `tests.support.lambda_invoke`, which imports
+``function.lambda_handler`` exactly as Lambda's init phase does and then invokes
+``handler(event, context)`` once per request, one at a time, as a Lambda execution
+environment would. Each process writes its stdout and stderr to a log file the tests read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def functions_framework_command() -> list[str]:
+    executable = shutil.which("functions-framework", path=str(Path(sys.executable).parent))
+    if executable is None:
+        executable = shutil.which("functions-framework")
+    if executable is None:
+        raise RuntimeError("functions-framework is not installed (pip install -r requirements.txt)")
+    return [executable]
+
+
+class ServedProcess:
+    """A process that serves HTTP on `port`, logging to `log_path`."""
+
+    def __init__(self, command: list[str], env: Mapping[str, str], log_path: Path, ready_path: str):
+        self.port = free_port()
+        self.log_path = log_path
+        self.ready_path = ready_path
+        full_env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PORT": str(self.port),
+            **env,
+        }
+        self._log = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [part.replace("{port}", str(self.port)) for part in command],
+            cwd=ROOT,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def logs(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.log_path.name} exited with {self.process.returncode}:\n{self.logs()[-4000:]}"
+                )
+            try:
+                if httpx.get(self.url + self.ready_path, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.log_path.name} not ready after {timeout} s:\n{self.logs()[-4000:]}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def functions_framework_server(env: Mapping[str, str], log_path: Path) -> ServedProcess:
+    command = [
+        *functions_framework_command(),
+        "--source",
+        "function/main.py",
+        "--target",
+        "predict_http",
+        "--asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+    ]
+    return ServedProcess(command, env, log_path, "/health")
+
+
+def lambda_process(env: Mapping[str, str], log_path: Path) -> ServedProcess:
+    command = [sys.executable, "-m", "tests.support.lambda_invoke", "--port", "{port}"]
+    return ServedProcess(command, env, log_path, "/ready")
