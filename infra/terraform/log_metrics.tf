@@ -1,0 +1,70 @@
+# Log-based metrics from the function's structured request/message log lines
+# (jsonPayload.event = "request" | "message"). Only lines where predictions were made carry
+# label_counts; those are the ones counted. Every value is a count taken from a numeric field:
+# no metric label exists, so nothing from a request (patient text) can reach a metric.
+#
+# Each metric is a DELTA distribution of a per-line count. Its sum over a window is the number
+# of predictions in that window (PromQL: <metric>_sum).
+
+locals {
+  prediction_lines_filter = join(" AND ", [
+    "resource.type=\"cloud_run_revision\"",
+    "resource.labels.service_name=\"${var.service_name}\"",
+    "jsonPayload.event=(\"request\" OR \"message\")",
+    # A numeric comparison only matches lines that have the field: lines with predictions.
+    "jsonPayload.label_counts.PRESENT>=0",
+  ])
+
+  # Counts per log line go from 1 to max_batch_size: powers of two cover them in few buckets.
+  count_metrics = merge(
+    {
+      for label in ["PRESENT", "ABSENT", "POSSIBLE"] : "predictions_${lower(label)}" => {
+        field       = "jsonPayload.label_counts.${label}"
+        description = "Predictions labelled ${label} (sum of label_counts.${label} over request and message log lines)."
+      }
+    },
+    {
+      predicted_items = {
+        field       = "jsonPayload.item_count"
+        description = "Items predicted (sum of item_count over log lines that made predictions)."
+      }
+      low_confidence_predictions = {
+        field       = "jsonPayload.low_confidence_count"
+        description = "Predictions whose top score is below the function's LOW_CONFIDENCE_THRESHOLD (sum of low_confidence_count)."
+      }
+    },
+  )
+
+  log_metric_names = { for k, _ in local.count_metrics : k => "${local.names.metric_prefix}_${k}" }
+  # How PromQL names a log-based distribution's sum: logging.googleapis.com/user/NAME -> this.
+  promql_sum = {
+    for k, name in local.log_metric_names : k => "logging_googleapis_com:user_${name}_sum{monitored_resource=\"cloud_run_revision\"}"
+  }
+}
+
+resource "google_logging_metric" "prediction_counts" {
+  for_each = local.count_metrics
+
+  project         = var.project_id
+  name            = local.log_metric_names[each.key]
+  description     = each.value.description
+  filter          = local.prediction_lines_filter
+  value_extractor = "EXTRACT(${each.value.field})"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "1"
+    display_name = "${var.service_name} ${replace(each.key, "_", " ")}"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 14
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}

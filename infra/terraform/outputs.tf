@@ -1,0 +1,54 @@
+output "service_url" {
+  description = "HTTPS URL of the Cloud Run service."
+  value       = google_cloud_run_v2_service.function.uri
+}
+
+output "service_name" {
+  description = "Name of the Cloud Run service (for gcloud run deploy)."
+  value       = google_cloud_run_v2_service.function.name
+}
+
+output "service_account_email" {
+  description = "E-mail of the service account the service runs as."
+  value       = google_service_account.runtime.email
+}
+
+output "push_service_account_email" {
+  description = "E-mail of the identity Pub/Sub uses to call the service."
+  value       = google_service_account.push.email
+}
+
+output "topics" {
+  description = "Pub/Sub topic names by role: requests (input), results, errors, dead_letter."
+  value       = { for role, t in google_pubsub_topic.topic : role => t.name }
+}
+
+output "push_subscription" {
+  description = "Name of the push subscription that delivers requests to the service."
+  value       = google_pubsub_subscription.push.name
+}
+
+output "dead_letter_subscription" {
+  description = "Name of the pull subscription holding dead-lettered messages."
+  value       = google_pubsub_subscription.dead_letter.name
+}
+
+output "api_key_secret" {
+  description = "Secret Manager secret ID of the API key (add versions out of band), or null when the service runs without one."
+  value       = local.has_api_key ? google_secret_manager_secret.api_key[0].secret_id : null
+}
+
+output "artifact_registry_repository" {
+  description = "Docker repository for the images, as the host/path prefix to tag images with."
+  value       = "${var.region}-docker.pkg.dev/${var.project_id}/${google_artifact_registry_repository.images.repository_id}"
+}
+
+output "vpc_connector" {
+  description = "ID of the Serverless VPC Access connector, or null when disabled."
+  value       = var.enable_vpc_connector ? google_vpc_access_connector.egress[0].id : null
+}
+
+output "alert_policies" {
+  description = "Alert policy resource names by signal."
+  value       = { for k, p in google_monitoring_alert_policy.signal : k => p.name }
+}

@@ -1,0 +1,105 @@
+# Least privilege: every grant the module can make, with every optional feature turned on,
+# and none of them primitive.
+
+mock_provider "google" {
+  source = "./tests/mocks"
+}
+
+variables {
+  allow_unauthenticated = true
+  invoker_members       = ["group:clinical-nlp@example.org"]
+  deployer_members      = ["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"]
+  pubsub_kms_key_name   = "projects/acme-kms/locations/europe-west1/keyRings/pubsub/cryptoKeys/messages"
+}
+
+run "no_primitive_roles_anywhere" {
+  command = apply
+
+  assert {
+    condition = length(setintersection(toset(concat(
+      [for g in google_project_iam_member.runtime_telemetry : g.role],
+      [for g in google_secret_manager_secret_iam_member.runtime_reads_api_key : g.role],
+      [for g in google_pubsub_topic_iam_member.runtime_publishes : g.role],
+      [for g in google_cloud_run_v2_service_iam_member.invokers : g.role],
+      [for g in google_cloud_run_v2_service_iam_member.public : g.role],
+      [google_pubsub_topic_iam_member.pubsub_agent_dead_letters.role],
+      [google_pubsub_subscription_iam_member.pubsub_agent_acks_dead_lettered.role],
+      [for g in google_kms_crypto_key_iam_member.pubsub_agent_encrypts : g.role],
+      [for g in google_cloud_run_v2_service_iam_member.deployers : g.role],
+      [for g in google_service_account_iam_member.deployers_act_as_runtime : g.role],
+      [for g in google_artifact_registry_repository_iam_member.deployers_push_images : g.role],
+    )), toset(["roles/owner", "roles/editor", "roles/viewer"]))) == 0
+    error_message = "No grant may use a primitive role (owner, editor, viewer)."
+  }
+}
+
+run "runtime_gets_only_what_it_uses" {
+  command = apply
+
+  assert {
+    condition     = toset([for g in google_project_iam_member.runtime_telemetry : g.role]) == toset(["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent"])
+    error_message = "At project level the runtime account only writes logs, metrics and traces."
+  }
+  assert {
+    condition     = alltrue([for g in google_project_iam_member.runtime_telemetry : g.member == "serviceAccount:${google_service_account.runtime.email}"])
+    error_message = "Project-level grants go to the runtime account."
+  }
+  assert {
+    condition     = google_secret_manager_secret_iam_member.runtime_reads_api_key[0].role == "roles/secretmanager.secretAccessor" && google_secret_manager_secret_iam_member.runtime_reads_api_key[0].secret_id == google_secret_manager_secret.api_key[0].secret_id && google_secret_manager_secret_iam_member.runtime_reads_api_key[0].member == "serviceAccount:${google_service_account.runtime.email}"
+    error_message = "The runtime account may read its own secret, and only through a grant on that secret."
+  }
+  assert {
+    condition     = toset([for g in google_pubsub_topic_iam_member.runtime_publishes : g.topic]) == toset(["clinical-assertion-results", "clinical-assertion-errors"]) && alltrue([for g in google_pubsub_topic_iam_member.runtime_publishes : g.role == "roles/pubsub.publisher"])
+    error_message = "The runtime account publishes to its results and errors topics only."
+  }
+}
+
+run "push_identity_and_service_agents" {
+  command = apply
+
+  assert {
+    condition     = google_cloud_run_v2_service_iam_member.invokers["pubsub-push"].member == "serviceAccount:${google_service_account.push.email}"
+    error_message = "The push subscription's identity may invoke the service."
+  }
+  assert {
+    condition     = google_pubsub_subscription.push.push_config[0].oidc_token[0].service_account_email == google_service_account.push.email
+    error_message = "The push subscription signs its tokens as the push identity."
+  }
+  assert {
+    condition     = google_service_account.push.email != google_service_account.runtime.email
+    error_message = "Push identity and runtime identity are separate accounts."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service_iam_member.invokers["uptime-check"].member == "serviceAccount:service-123456789012@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+    error_message = "The Monitoring service agent may invoke the service for the uptime check."
+  }
+  assert {
+    condition     = google_pubsub_topic_iam_member.pubsub_agent_dead_letters.member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com" && google_pubsub_topic_iam_member.pubsub_agent_dead_letters.topic == "clinical-assertion-dead-letter" && google_pubsub_topic_iam_member.pubsub_agent_dead_letters.role == "roles/pubsub.publisher"
+    error_message = "The Pub/Sub service agent may publish to the dead-letter topic."
+  }
+  assert {
+    condition     = google_pubsub_subscription_iam_member.pubsub_agent_acks_dead_lettered.member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com" && google_pubsub_subscription_iam_member.pubsub_agent_acks_dead_lettered.subscription == "clinical-assertion-push" && google_pubsub_subscription_iam_member.pubsub_agent_acks_dead_lettered.role == "roles/pubsub.subscriber"
+    error_message = "The Pub/Sub service agent may acknowledge dead-lettered messages on the push subscription."
+  }
+  assert {
+    condition     = google_kms_crypto_key_iam_member.pubsub_agent_encrypts[0].member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com"
+    error_message = "With a KMS key, the Pub/Sub service agent may use it."
+  }
+}
+
+run "deployers_scoped_to_this_service" {
+  command = apply
+
+  assert {
+    condition     = google_cloud_run_v2_service_iam_member.deployers["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].role == "roles/run.developer"
+    error_message = "Deployers get run.developer on this service only."
+  }
+  assert {
+    condition     = google_service_account_iam_member.deployers_act_as_runtime["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].service_account_id == google_service_account.runtime.name
+    error_message = "Deployers may act as the runtime account only, not every account in the project."
+  }
+  assert {
+    condition     = google_artifact_registry_repository_iam_member.deployers_push_images["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].role == "roles/artifactregistry.writer"
+    error_message = "Deployers may push images to this repository."
+  }
+}

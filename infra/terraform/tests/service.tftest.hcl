@@ -1,0 +1,196 @@
+# The Cloud Run service: who may call it, what it runs as, how it is probed and configured.
+
+mock_provider "google" {
+  source = "./tests/mocks"
+}
+
+run "private_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(google_cloud_run_v2_service_iam_member.public) == 0
+    error_message = "No allUsers invoker may exist unless allow_unauthenticated = true."
+  }
+  assert {
+    condition     = keys(google_cloud_run_v2_service_iam_member.invokers) == ["pubsub-push", "uptime-check"]
+    error_message = "With no invoker_members, only the push identity and the uptime check may invoke."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.ingress == "INGRESS_TRAFFIC_ALL"
+    error_message = "Default ingress is ALL (IAM still authenticates every call)."
+  }
+}
+
+run "allUsers_only_when_allowed" {
+  command = plan
+
+  variables {
+    allow_unauthenticated = true
+  }
+
+  assert {
+    condition     = length(google_cloud_run_v2_service_iam_member.public) == 1 && google_cloud_run_v2_service_iam_member.public[0].member == "allUsers" && google_cloud_run_v2_service_iam_member.public[0].role == "roles/run.invoker"
+    error_message = "allow_unauthenticated = true must grant roles/run.invoker to allUsers."
+  }
+}
+
+run "listed_invokers_only" {
+  command = plan
+
+  variables {
+    invoker_members = ["group:clinical-nlp@example.org", "serviceAccount:caller@acme-clinical-nlp.iam.gserviceaccount.com"]
+  }
+
+  assert {
+    condition     = toset(keys(google_cloud_run_v2_service_iam_member.invokers)) == toset(["group:clinical-nlp@example.org", "serviceAccount:caller@acme-clinical-nlp.iam.gserviceaccount.com", "pubsub-push", "uptime-check"])
+    error_message = "Exactly the listed members (besides push and uptime identities) get roles/run.invoker."
+  }
+  assert {
+    condition     = alltrue([for m in google_cloud_run_v2_service_iam_member.invokers : m.role == "roles/run.invoker"])
+    error_message = "Invoker grants carry roles/run.invoker only."
+  }
+}
+
+run "runs_as_its_own_service_account" {
+  command = apply
+
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].service_account == google_service_account.runtime.email
+    error_message = "The service must run as the dedicated runtime service account."
+  }
+  assert {
+    condition     = google_service_account.runtime.account_id == "clinical-assertion-run"
+    error_message = "The runtime service account is named after the service."
+  }
+  assert {
+    condition     = output.service_account_email == google_service_account.runtime.email
+    error_message = "The service_account_email output names the runtime account."
+  }
+  assert {
+    condition     = output.service_url == "https://clinical-assertion-abc123-ew.a.run.app"
+    error_message = "The service_url output is the service URI."
+  }
+}
+
+run "probes_health_and_resources" {
+  command = plan
+
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].containers[0].startup_probe[0].http_get[0].path == "/health"
+    error_message = "The startup probe must call /health."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].containers[0].liveness_probe[0].http_get[0].path == "/health"
+    error_message = "The liveness probe must call /health."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].containers[0].startup_probe[0].http_get[0].port == 8080
+    error_message = "Probes target the container port."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].containers[0].resources[0].startup_cpu_boost == true
+    error_message = "Startup CPU boost must be on."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].containers[0].resources[0].limits == tomap({ cpu = "2", memory = "2Gi" })
+    error_message = "Default resources are 2 vCPU and 2Gi."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].max_instance_request_concurrency == 8 && google_cloud_run_v2_service.function.template[0].scaling[0].min_instance_count == 0 && google_cloud_run_v2_service.function.template[0].scaling[0].max_instance_count == 10
+    error_message = "Concurrency and scaling come from the variables' defaults."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].timeout == "60s"
+    error_message = "Request timeout comes from request_timeout_seconds."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].containers[0].image == var.image
+    error_message = "The service is created with var.image."
+  }
+}
+
+run "function_environment" {
+  command = plan
+
+  variables {
+    extra_env = { HF_HUB_OFFLINE = "1" }
+  }
+
+  assert {
+    condition = {
+      for e in google_cloud_run_v2_service.function.template[0].containers[0].env : e.name => e.value
+      } == {
+      MODEL_DIR            = "/app/model"
+      API_KEY_SECRET       = "projects/acme-clinical-nlp/secrets/clinical-assertion-api-key/versions/latest"
+      GOOGLE_CLOUD_PROJECT = "acme-clinical-nlp"
+      RESULTS_TOPIC        = "projects/acme-clinical-nlp/topics/clinical-assertion-results"
+      ERRORS_TOPIC         = "projects/acme-clinical-nlp/topics/clinical-assertion-errors"
+      LOG_LEVEL            = "INFO"
+      MAX_BATCH_SIZE       = "100"
+      ALLOW_UNMARKED       = "false"
+      HF_HUB_OFFLINE       = "1"
+    }
+    error_message = "The container gets exactly the environment the function reads, plus extra_env."
+  }
+}
+
+run "without_api_key" {
+  command = plan
+
+  variables {
+    api_key_secret_id = ""
+  }
+
+  assert {
+    condition     = length(google_secret_manager_secret.api_key) == 0 && length(google_secret_manager_secret_iam_member.runtime_reads_api_key) == 0
+    error_message = "An empty api_key_secret_id creates no secret and no grant."
+  }
+  assert {
+    condition     = one([for e in google_cloud_run_v2_service.function.template[0].containers[0].env : e.value if e.name == "API_KEY_SECRET"]) == ""
+    error_message = "API_KEY_SECRET is empty when there is no secret."
+  }
+}
+
+run "vpc_connector_on_by_default" {
+  command = apply
+
+  assert {
+    condition     = length(google_vpc_access_connector.egress) == 1 && google_vpc_access_connector.egress[0].ip_cidr_range == "10.8.0.0/28" && google_vpc_access_connector.egress[0].name == "clinical-assertion-vpc"
+    error_message = "A connector on 10.8.0.0/28 is created by default."
+  }
+  assert {
+    condition     = google_cloud_run_v2_service.function.template[0].vpc_access[0].connector == google_vpc_access_connector.egress[0].id && google_cloud_run_v2_service.function.template[0].vpc_access[0].egress == "PRIVATE_RANGES_ONLY"
+    error_message = "The service sends private-range egress through the connector."
+  }
+}
+
+run "vpc_connector_can_be_turned_off" {
+  command = plan
+
+  variables {
+    enable_vpc_connector = false
+  }
+
+  assert {
+    condition     = length(google_vpc_access_connector.egress) == 0 && length(google_cloud_run_v2_service.function.template[0].vpc_access) == 0
+    error_message = "enable_vpc_connector = false removes the connector and the service's vpc_access."
+  }
+  assert {
+    condition     = !contains(keys(google_project_service.apis), "vpcaccess.googleapis.com")
+    error_message = "Without a connector, the VPC Access API is not enabled."
+  }
+}
+
+run "vpc_connector_on_existing_subnet" {
+  command = plan
+
+  variables {
+    vpc_connector_subnet            = "serverless-connector"
+    vpc_connector_subnet_project_id = "acme-network-host"
+  }
+
+  assert {
+    condition     = google_vpc_access_connector.egress[0].subnet[0].name == "serverless-connector" && google_vpc_access_connector.egress[0].subnet[0].project_id == "acme-network-host" && google_vpc_access_connector.egress[0].ip_cidr_range == null
+    error_message = "With a subnet, the connector uses it instead of a CIDR range."
+  }
+}

@@ -1,0 +1,118 @@
+# Wrong values are refused at plan time with a message that says what to set.
+
+mock_provider "google" {
+  source = "./tests/mocks"
+}
+
+run "rejects_image_without_tag_or_digest" {
+  command = plan
+  variables {
+    image = "clinical-assertion"
+  }
+  expect_failures = [var.image]
+}
+
+run "rejects_bad_ingress" {
+  command = plan
+  variables {
+    ingress = "all"
+  }
+  expect_failures = [var.ingress]
+}
+
+run "rejects_allUsers_as_invoker_member" {
+  command = plan
+  variables {
+    invoker_members = ["allUsers"]
+  }
+  expect_failures = [var.invoker_members]
+}
+
+run "rejects_connector_range_that_is_not_a_28" {
+  command = plan
+  variables {
+    vpc_connector_ip_cidr_range = "10.8.0.0/24"
+  }
+  expect_failures = [var.vpc_connector_ip_cidr_range]
+}
+
+run "rejects_zero_concurrency" {
+  command = plan
+  variables {
+    concurrency = 0
+  }
+  expect_failures = [var.concurrency]
+}
+
+run "rejects_fractional_cpu" {
+  command = plan
+  variables {
+    cpu = "0.5"
+  }
+  expect_failures = [var.cpu]
+}
+
+run "rejects_error_rate_as_percent" {
+  command = plan
+  variables {
+    error_rate_threshold = 5
+  }
+  expect_failures = [var.error_rate_threshold]
+}
+
+run "rejects_bad_email" {
+  command = plan
+  variables {
+    notification_emails = ["oncall"]
+  }
+  expect_failures = [var.notification_emails]
+}
+
+run "rejects_api_keys_in_plain_env" {
+  command = plan
+  variables {
+    extra_env = { API_KEYS = "hunter2" }
+  }
+  expect_failures = [var.extra_env]
+}
+
+run "rejects_too_few_delivery_attempts" {
+  command = plan
+  variables {
+    pubsub_max_delivery_attempts = 1
+  }
+  expect_failures = [var.pubsub_max_delivery_attempts]
+}
+
+run "rejects_startup_probe_beyond_240s" {
+  command = plan
+  variables {
+    startup_probe = { period_seconds = 10, failure_threshold = 30 }
+  }
+  expect_failures = [var.startup_probe]
+}
+
+run "rejects_min_above_max_instances" {
+  command = plan
+  variables {
+    min_instances = 5
+    max_instances = 2
+  }
+  expect_failures = [google_cloud_run_v2_service.function]
+}
+
+run "rejects_uptime_check_on_internal_service" {
+  command = plan
+  variables {
+    ingress = "INGRESS_TRAFFIC_INTERNAL_ONLY"
+  }
+  expect_failures = [google_monitoring_uptime_check_config.health]
+}
+
+run "warns_when_alerts_reach_nobody" {
+  command = plan
+  variables {
+    notification_emails = []
+  }
+  expect_failures = [check.alerts_reach_someone]
+}
