@@ -60,4 +60,4 @@ def log_event(
         extra.update(trace=trace, span_id=span_id, trace_sampled=sampled)
     if http_request:
         extra["http_request"] = http_request
-    logger.log(level, message, extra=extra)
+    logger.log(level, message, extra=extra, stacklevel=2)  # the caller's line, not this one

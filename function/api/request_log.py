@@ -77,8 +77,7 @@ class RequestLogMiddleware:
         except Exception as error:  # noqa: BLE001 (the last net: answer, log, carry on)
             escaped = error
             if not response.get("started"):
-                response["status"] = 500
-                await send_error(send, 500, "internal_error", "internal error; it has been logged")
+                await send_error(send_and_watch, 500, "internal_error", "internal error; it has been logged")
         self._log(scope, record, response, time.perf_counter() - started, escaped)
 
     def _log(
