@@ -109,7 +109,7 @@ def deployments(
     """'secured': API keys on, default limits. 'open': no keys, unmarked input allowed, and
     small limits (MAX_BATCH_SIZE=4, MAX_BODY_BYTES=4096) so the limits are cheap to test."""
     logs = tmp_path_factory.mktemp("logs")
-    common = {"MODEL_DIR": str(baked_model), "INTRA_OP_THREADS": "1"}
+    common = {"MODEL_DIR": str(baked_model), "INTRA_OP_THREADS": "1", "GOOGLE_CLOUD_PROJECT": "test-project"}
     with ThreadPoolExecutor(2) as pool:
         secured = pool.submit(_deploy, {**common, "API_KEYS": f"{KEY_A},{KEY_B}"}, KEY_A, logs, "secured")
         opened = pool.submit(_deploy, {**common, "ALLOW_UNMARKED": "true", **OPEN_LIMITS}, None, logs, "open")

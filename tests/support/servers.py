@@ -48,6 +48,7 @@ class ServedProcess:
         full_env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",  # each log line reaches the file as it is written
             "PORT": str(self.port),
             **env,
         }
@@ -66,7 +67,8 @@ class ServedProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def logs(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 120.0) -> None:
