@@ -1,0 +1,51 @@
+"""Both entry points refuse to start, with one clear message, on a folder or configuration
+they cannot run with; neither ever serves half-configured."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import ServedProcess, functions_framework_server, lambda_process
+
+
+def refuses(process: ServedProcess, *phrases: str) -> str:
+    assert process.process.wait(timeout=120) != 0
+    process.stop()
+    logs = process.logs()
+    assert "refusing to start" in logs
+    for phrase in phrases:
+        assert phrase in logs, logs[-2000:]
+    return logs
+
+
+@pytest.mark.parametrize("start", [functions_framework_server, lambda_process])
+def test_a_missing_model_folder_stops_the_start(start, tmp_path: Path) -> None:
+    refuses(start({"MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path / "log"), "does not exist")
+
+
+@pytest.mark.parametrize("start", [functions_framework_server, lambda_process])
+def test_a_damaged_model_folder_stops_the_start(start, baked_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(baked_model, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    refuses(start({"MODEL_DIR": str(folder)}, tmp_path / "log"), "model.safetensors", "truncated")
+
+
+def test_bad_configuration_stops_the_start_naming_each_variable(baked_model: Path, tmp_path: Path) -> None:
+    env = {"MODEL_DIR": str(baked_model), "MAX_BATCH_SIZE": "-3", "API_KEYS": "tiny-key", "LOG_LEVEL": "LOUD"}
+    logs = refuses(
+        functions_framework_server(env, tmp_path / "log"), "MAX_BATCH_SIZE", "API_KEYS", "LOG_LEVEL"
+    )
+    assert "tiny-key" not in logs
+
+
+def test_an_event_no_handler_claims_is_an_invocation_error(deployments) -> None:
+    invoke = deployments["open"].lam.url + "/2015-03-31/functions/function/invocations"
+    reply = httpx.post(invoke, json={"detail-type": "Scheduled Event", "source": "aws.events"}, timeout=30)
+    assert reply.headers.get("x-amz-function-error") == "Unhandled"
+    assert "no handler for an event with keys ['detail-type', 'source']" in reply.json()["errorMessage"]
