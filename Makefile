@@ -9,9 +9,12 @@ MODEL_ID ?= bvanaken/clinical-assertion-negation-bert
 MODEL_REVISION ?= bc4f03ba2923e41f3f4f03bfd7ad15b0ef25b8d5
 BAKED_DIR ?= model
 DEMO_DIR ?= .demo-model
+TOOLS_VENV ?= .tools-venv
 export PYTHONPATH := $(CURDIR)
+# Checkers kept out of the runtime venv (their pins clash with ours): found when installed.
+export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
-.PHONY: help venv bake serve serve-demo demo-model test lint format lock tf-check clean
+.PHONY: help venv tools bake serve serve-demo demo-model test lint format lock tf-check clean
 
 help:
 	@echo "make serve       serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
@@ -21,6 +24,7 @@ help:
 	@echo "make lint        ruff check and format check"
 	@echo "make tf-check    terraform fmt/validate/test and checkov, offline"
 	@echo "make lock        regenerate requirements.txt from requirements.in"
+	@echo "make tools       install checkov (for tf-check and the infra tests) into $(TOOLS_VENV)"
 
 venv: $(VENV)/.installed
 
@@ -28,6 +32,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+tools: $(TOOLS_VENV)/.installed
+
+$(TOOLS_VENV)/.installed: requirements-tools.txt
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@
 
 bake: venv
