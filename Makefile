@@ -14,12 +14,13 @@ export PYTHONPATH := $(CURDIR)
 # Checkers kept out of the runtime venv (their pins clash with ours): found when installed.
 export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
-.PHONY: help venv tools bake serve serve-demo demo-model test lint format lock tf-check clean
+.PHONY: help venv tools bake serve serve-demo demo-model test bench lint format lock tf-check clean
 
 help:
 	@echo "make serve       serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
 	@echo "make serve-demo  serve a small random-weight demo model (no hub access needed)"
 	@echo "make test        run the test suite"
+	@echo "make bench       measure cold start, latency, throughput and memory (bench/results.md)"
 	@echo "make bake        bake MODEL_ID@MODEL_REVISION (or FROM_DIR=...) into BAKED_DIR"
 	@echo "make lint        ruff check and format check"
 	@echo "make tf-check    terraform fmt/validate/test and checkov, offline"
@@ -61,6 +62,9 @@ serve-demo: demo-model
 
 test: venv
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: venv
 	$(BIN)/ruff check function model_bake tests bench

@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="model_bake: %(message)s", stream=sys.stderr)
-    for chatty in ("httpx", "httpx2", "huggingface_hub", "filelock"):  # one line per request
+    # They log one line per HTTP request; the download progress bars say enough.
+    for chatty in ("httpx", "httpx2", "filelock"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
     request = BakeRequest(
         out=args.out,

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from function.model_folder import ModelFolder
-from tests.conftest import KEY_A, KEY_B, Reference
+from tests.conftest import ENTRY_POINTS, KEY_A, KEY_B, Reference
 from tests.support.endpoints import SENT_TEXTS, Endpoint, Reply
 from tests.support.models import calibration_sentences, negex_rows
 from tests.support.windows import CONCEPT, long_sentence_with_concept_at, window_text
@@ -409,6 +409,32 @@ def test_configured_limits_apply(open_endpoint: Endpoint) -> None:
     assert "at most 4" in error["message"]
     assert open_endpoint.post("/predict/batch", {"sentences": [SENTENCE] * 4}).status == 200
     assert_error(open_endpoint.post("/predict", {"sentence": SENTENCE + " x" * 2500}), 413, "body_too_large")
+
+
+# --- one contract, identical answers ----------------------------------------------------------
+
+
+def test_every_entry_point_answers_the_same_requests_identically(deployments) -> None:
+    requests = [
+        ("GET", "/health", None),
+        ("POST", "/predict", {"sentence": SENTENCE}),
+        ("POST", "/predict/batch", {"sentences": [SENTENCE, "Possible [entity] rash [entity]."]}),
+        (
+            "POST",
+            "/predict/spans",
+            {"text": "No fever, possible pneumonia.", "entities": [{"start": 3, "end": 8}]},
+        ),
+        ("POST", "/predict", {"sentence": "no markers"}),
+        ("POST", "/predict/spans", {"text": "No fever.", "entities": [{"start": 3, "end": 80}]}),
+        ("POST", "/predict/batch", {"sentences": [SENTENCE] * 101}),
+        ("GET", "/nope", None),
+    ]
+    endpoints = [deployments["secured"].endpoint(name) for name in ENTRY_POINTS]
+    for method, path, body in requests:
+        answers = {
+            e.name: (r.status, r.json()) for e in endpoints for r in [e.request(method, path, json=body)]
+        }
+        assert len({json.dumps(answer, sort_keys=True) for answer in answers.values()}) == 1, answers
 
 
 # --- logs (keep last: it reads what the tests above made the servers write) ------------------
