@@ -22,3 +22,7 @@ class ModelFolderError(RuntimeError):
 
 class ModelNotReady(RuntimeError):
     """The model is not loaded (yet, or any more): retrying later may succeed."""
+
+
+class Overloaded(RuntimeError):
+    """The inference queue is full: shed the request (retrying later may succeed)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from typing import Any
 from function.errors import ModelFolderError
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = 2
 LABELS = ("PRESENT", "ABSENT", "POSSIBLE")
-# Files every runtime needs, whatever the backend; each backend adds its own.
+# Files every runtime needs, whatever the variant; each variant adds its own.
 COMMON_FILES = ("config.json", "tokenizer.json")
+# When PRECISION=auto: the fastest servable variant of the backend wins.
+PRECISION_PREFERENCE = ("int8", "fp32")
 
 
 @dataclass(frozen=True)
@@ -29,14 +32,29 @@ class FileEntry:
     size: int
     sha256: str
     # Where the file came from: "hub" (as published), "local" (copied from --from-dir),
-    # or "derived" (written by the bake, e.g. tokenizer.json, converted weights).
+    # or "derived" (written by the bake: tokenizer.json, converted or exported weights).
     origin: str
 
 
 @dataclass(frozen=True)
-class BackendEntry:
+class VariantEntry:
+    """One way to compute the model: a backend, a precision, and the files it reads.
+
+    Only a servable variant may be served. The reference (torch fp32) is servable when the
+    smoke set matched the pipeline; every other variant when it agreed with the reference
+    on the calibration set (`agreement`); `reason` says why one is not.
+    """
+
+    backend: str
     precision: str
     files: tuple[str, ...]
+    servable: bool = False
+    agreement: dict[str, Any] | None = None
+    reason: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.backend}-{self.precision}"
 
 
 @dataclass(frozen=True)
@@ -46,7 +64,7 @@ class Manifest:
     labels: tuple[str, ...]
     max_length: int
     files: dict[str, FileEntry]
-    backends: dict[str, BackendEntry]
+    variants: dict[str, VariantEntry]
     created_at: str
     bake_version: str
     source: str = "hub"
@@ -56,21 +74,23 @@ class Manifest:
     def to_json(self) -> str:
         data = asdict(self)
         data["labels"] = list(self.labels)
-        for entry in data["backends"].values():
+        for entry in data["variants"].values():
             entry["files"] = list(entry["files"])
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        if int(data.get("format", 0)) != MANIFEST_FORMAT:
+            raise ValueError(f"format {data.get('format')}")
         return cls(
             model_id=data["model_id"],
             revision=data["revision"],
             labels=tuple(data["labels"]),
             max_length=int(data["max_length"]),
             files={name: FileEntry(**entry) for name, entry in data["files"].items()},
-            backends={
-                name: BackendEntry(precision=entry["precision"], files=tuple(entry["files"]))
-                for name, entry in data["backends"].items()
+            variants={
+                name: VariantEntry(**{**entry, "files": tuple(entry["files"])})
+                for name, entry in data["variants"].items()
             },
             created_at=data["created_at"],
             bake_version=data["bake_version"],
@@ -126,16 +146,21 @@ class ModelFolder:
                 "(an interrupted bake leaves none; bake again)"
             )
         try:
-            manifest = Manifest.from_dict(json.loads(manifest_path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
             raise ModelFolderError(f"{manifest_path} is unreadable: {error!r}") from None
-        if manifest.format != MANIFEST_FORMAT:
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else None
             raise ModelFolderError(
-                f"{manifest_path} has format {manifest.format}; this runtime reads format "
+                f"{manifest_path} has format {found}; this runtime reads format "
                 f"{MANIFEST_FORMAT}: bake the folder again with this version"
             )
+        try:
+            manifest = Manifest.from_dict(data)
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ModelFolderError(f"{manifest_path} is unreadable: {error!r}") from None
         model_folder = cls(folder, manifest)
-        model_folder._check_files(verify_checksums)
+        model_folder._check_files(COMMON_FILES, verify_checksums)
         labels = read_labels(folder / "config.json")
         if labels != manifest.labels:
             raise ModelFolderError(
@@ -144,14 +169,11 @@ class ModelFolder:
             )
         return model_folder
 
-    def _check_files(self, verify_checksums: bool) -> None:
-        needed = set(COMMON_FILES)
-        for backend in self.manifest.backends.values():
-            needed.update(backend.files)
-        unlisted = sorted(needed - set(self.manifest.files))
+    def _check_files(self, names: Sequence[str], verify_checksums: bool) -> None:
+        unlisted = sorted(set(names) - set(self.manifest.files))
         if unlisted:
             raise ModelFolderError(f"{self.path}: manifest lists no entry for {unlisted}")
-        for name in sorted(self.manifest.files):
+        for name in sorted(names):
             entry = self.manifest.files[name]
             file_path = self.path / name
             if not file_path.is_file():
@@ -171,10 +193,47 @@ class ModelFolder:
     def file(self, name: str) -> Path:
         return self.path / name
 
-    def backend(self, name: str) -> BackendEntry:
-        try:
-            return self.manifest.backends[name]
-        except KeyError:
+    def has_files(self, variant: VariantEntry) -> bool:
+        return all((self.path / name).is_file() for name in variant.files)
+
+    def select(
+        self,
+        backend: str,
+        precision: str = "auto",
+        *,
+        verify_checksums: bool = False,
+        servable_only: bool = True,
+    ) -> VariantEntry:
+        """The variant to serve, with its files checked; `precision="auto"` takes the fastest
+        servable one present. Refuses, saying why, a variant that failed its bake checks."""
+        variants = self.manifest.variants
+        known = sorted(variants)
+        candidates = (
+            [f"{backend}-{p}" for p in PRECISION_PREFERENCE]
+            if precision == "auto"
+            else [f"{backend}-{precision}"]
+        )
+        present = [
+            variants[name]
+            for name in candidates
+            if name in variants
+            and (variants[name].servable or not servable_only)
+            and self.has_files(variants[name])
+        ]
+        if not present:
+            if precision != "auto" and candidates[0] in variants and not variants[candidates[0]].servable:
+                entry = variants[candidates[0]]
+                why = entry.reason or "it failed its bake checks"
+                raise ModelFolderError(
+                    f"{self.path}: {entry.name} is not servable: {why}; "
+                    f"choose another PRECISION or BACKEND (servable: {self.servable_names()})"
+                )
             raise ModelFolderError(
-                f"{self.path} has no '{name}' backend; it has {sorted(self.manifest.backends)}"
-            ) from None
+                f"{self.path} has no servable {backend} variant with its files present "
+                f"(asked: {candidates}; manifest: {known}; servable: {self.servable_names()})"
+            )
+        self._check_files(present[0].files, verify_checksums)
+        return present[0]
+
+    def servable_names(self) -> list[str]:
+        return [name for name, entry in sorted(self.manifest.variants.items()) if entry.servable]

@@ -2,26 +2,30 @@
 
 A backend turns padded id matrices into logits; everything else (markers, tokenization,
 windowing, batching, softmax, labels) lives in the core, so a faster backend is a new file
-here and nothing else changes.
+here and nothing else changes. Each backend module imports its runtime only when loaded:
+serving with onnx never imports torch or transformers.
 """
 
 from __future__ import annotations
 
 from function.backends.base import Backend
 from function.errors import ModelFolderError
-from function.model_folder import ModelFolder
+from function.model_folder import ModelFolder, VariantEntry
 
-BACKENDS = ("torch",)
+BACKENDS = ("onnx", "torch")
 
 
-def load_backend(name: str, folder: ModelFolder, *, threads: int) -> Backend:
-    """Load backend `name` from a baked folder; imports only what that backend needs."""
-    entry = folder.backend(name)
-    if name == "torch":
+def load_backend(variant: VariantEntry, folder: ModelFolder, *, threads: int) -> Backend:
+    """Load a variant's backend from a baked folder."""
+    if variant.backend == "onnx":
+        from function.backends.onnx_backend import OnnxBackend
+
+        return OnnxBackend(folder, variant, threads=threads)
+    if variant.backend == "torch":
         from function.backends.torch_backend import TorchBackend
 
-        return TorchBackend(folder, entry, threads=threads)
-    raise ModelFolderError(f"unknown backend '{name}'; known: {list(BACKENDS)}")
+        return TorchBackend(folder, variant, threads=threads)
+    raise ModelFolderError(f"unknown backend '{variant.backend}'; known: {list(BACKENDS)}")
 
 
 __all__ = ["BACKENDS", "Backend", "load_backend"]

@@ -7,13 +7,13 @@ import os
 import numpy as np
 
 from function.errors import ModelFolderError
-from function.model_folder import BackendEntry, ModelFolder
+from function.model_folder import ModelFolder, VariantEntry
 
 
 class TorchBackend:
     name = "torch"
 
-    def __init__(self, folder: ModelFolder, entry: BackendEntry, *, threads: int) -> None:
+    def __init__(self, folder: ModelFolder, entry: VariantEntry, *, threads: int) -> None:
         # The served process never downloads: make any attempt fail loudly instead.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
