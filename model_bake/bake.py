@@ -14,22 +14,23 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from function.errors import ModelFolderError
 from function.model_folder import (
     MANIFEST_NAME,
-    BackendEntry,
     FileEntry,
     Manifest,
     ModelFolder,
+    VariantEntry,
     read_labels,
     sha256_file,
 )
-from model_bake import BAKE_VERSION, hub, smoke
+from model_bake import BAKE_VERSION, agreement, hub, smoke
 from model_bake.errors import BakeError
+from model_bake.onnx_export import export_onnx
 from model_bake.tokenizer_export import export_tokenizer
 from model_bake.weights import convert_pytorch_bin
 
@@ -50,6 +51,7 @@ class BakeRequest:
     token: str | None = None
     force: bool = False
     threads: int = 1
+    min_agreement: float = agreement.DEFAULT_MIN_AGREEMENT
 
 
 def bake(request: BakeRequest) -> tuple[Manifest, bool]:
@@ -108,29 +110,67 @@ def _bake_into(request: BakeRequest, staging: Path) -> Manifest:
     export_tokenizer(source_dir, staging / "tokenizer.json")
     files["tokenizer.json"] = _entry(staging / "tokenizer.json", "derived")
 
+    log.info("exporting to ONNX (fp32, int8)")
+    exported = export_onnx(staging)
+    for name in exported.values():
+        files[name] = _entry(staging / name, "derived")
+
     try:
         labels = read_labels(staging / "config.json")
     except ModelFolderError as error:
         raise BakeError(str(error)) from None
+    reference = VariantEntry("torch", "fp32", ("config.json", "model.safetensors"))
+    candidates = [VariantEntry("onnx", precision, (name,)) for precision, name in exported.items()]
     manifest = Manifest(
         model_id=request.model_id,
         revision=revision,
         labels=labels,
         max_length=_max_length(source_dir),
         files=files,
-        backends={"torch": BackendEntry(precision="fp32", files=("config.json", "model.safetensors"))},
+        variants={variant.name: variant for variant in [reference, *candidates]},
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         bake_version=BAKE_VERSION,
         source=origin,
     )
-    # The smoke test opens the folder exactly as the runtime does, manifest included.
-    (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    # The checks open the folder exactly as the runtime does, manifest included.
+    _write_manifest(staging, manifest)
     log.info("running the smoke set against the reference pipeline")
     checks.update(smoke.run(source_dir, staging, threads=request.threads))
-    manifest = Manifest(**{**manifest.__dict__, "checks": checks})
+    variants = {reference.name: replace(reference, servable=True)}
+    log.info("checking each variant against the reference on the calibration set")
+    sentences = agreement.calibration_sentences()
+    expected = agreement.probabilities(staging, "torch", "fp32", sentences, request.threads)
+    for variant in candidates:
+        found = agreement.measure(
+            expected,
+            agreement.probabilities(staging, variant.backend, variant.precision, sentences, request.threads),
+            request.min_agreement,
+        )
+        servable = found["argmax_agreement"] >= request.min_agreement
+        reason = (
+            ""
+            if servable
+            else (
+                f"argmax agreement with the reference {found['argmax_agreement']:.2%} is below "
+                f"{request.min_agreement:.2%} on {found['sentences']} calibration sentences"
+            )
+        )
+        log.info(
+            "%s: agreement %.2f%%, largest probability difference %.2e: %s",
+            variant.name,
+            100 * found["argmax_agreement"],
+            found["max_abs_diff"],
+            "servable" if servable else f"NOT servable ({reason})",
+        )
+        variants[variant.name] = replace(variant, servable=servable, agreement=found, reason=reason)
+    manifest = replace(manifest, variants=variants, checks=checks)
     shutil.rmtree(staging / ".download", ignore_errors=True)
-    (staging / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    _write_manifest(staging, manifest)
     return manifest
+
+
+def _write_manifest(folder: Path, manifest: Manifest) -> None:
+    (folder / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
 
 
 def _entry(path: Path, origin: str) -> FileEntry:

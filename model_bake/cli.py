@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from model_bake import DEFAULT_MODEL_ID, DEFAULT_REVISION
+from model_bake.agreement import DEFAULT_MIN_AGREEMENT
 from model_bake.bake import BakeRequest, bake
 from model_bake.errors import BakeError
 
@@ -39,6 +40,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--force", action="store_true", help="bake again even when OUT is up to date")
     parser.add_argument(
+        "--min-agreement",
+        type=float,
+        default=DEFAULT_MIN_AGREEMENT,
+        help="share of calibration sentences on which an exported variant must give the reference's "
+        f"label to be servable (default {DEFAULT_MIN_AGREEMENT})",
+    )
+    parser.add_argument(
         "--threads", type=int, default=min(4, os.cpu_count() or 1), help="CPU threads for the smoke set"
     )
     args = parser.parse_args(argv)
@@ -61,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         token=os.environ.get("HF_TOKEN") or None,
         force=args.force,
         threads=args.threads,
+        min_agreement=args.min_agreement,
     )
     started = time.perf_counter()
     try:
@@ -69,9 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_bake: FAILED: {error}", file=sys.stderr)
         return 1
     what = "baked" if written else "up to date, nothing to do:"
+    servable = [name for name, variant in sorted(manifest.variants.items()) if variant.servable]
     print(
         f"model_bake: {what} {manifest.model_id}@{manifest.revision} in {args.out} "
-        f"({time.perf_counter() - started:.1f} s)",
+        f"(servable: {', '.join(servable)}; {time.perf_counter() - started:.1f} s)",
         file=sys.stderr,
     )
     return 0

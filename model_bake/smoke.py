@@ -51,7 +51,9 @@ def run(source_dir: Path, baked_dir: Path, *, threads: int = 1) -> dict[str, Any
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        classifier = AssertionClassifier.load(baked_dir, backend="torch", threads=threads)
+        classifier = AssertionClassifier.load(
+            baked_dir, backend="torch", precision="fp32", threads=threads, servable_only=False
+        )
     except ModelFolderError as error:
         raise BakeError(f"the baked folder does not load: {error}") from None
     reference_tokenizer = AutoTokenizer.from_pretrained(source_dir, local_files_only=True)
@@ -80,6 +82,7 @@ def run(source_dir: Path, baked_dir: Path, *, threads: int = 1) -> dict[str, Any
                 f"(tolerance {TOLERANCE:.0e})"
             )
     long_prediction = classifier.classify([MarkedText(LONG_SENTENCE)], ["smoke[long]"])[0]
+    classifier.close()
     if not long_prediction.windowed or not math.isfinite(long_prediction.score):
         raise BakeError("smoke[long]: the long sentence was not windowed around its concept")
     return {
