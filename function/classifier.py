@@ -1,15 +1,16 @@
 """`AssertionClassifier`: requests in, labels with all three probabilities out.
 
-Transport-free: the HTTP surface, Pub/Sub and SQS adapters all call this. Every item of a
-request is validated and tokenized before any inference runs, so a bad item fails the
-request at once and costs no compute. Inputs are sorted by length and run in chunks padded
-to the longest of the chunk (never to 512: padding every input to the maximum costs about
-15x on these sentences).
+Transport-free: the HTTP surface, Pub/Sub and SQS adapters all call this. A request is
+first prepared (every item validated and tokenized, so a bad item fails the request at once
+and costs no compute), then its inputs join the micro-batcher's queue and share forward
+passes with other requests' inputs. Each pass sorts its inputs by length and pads to the
+longest of each chunk (never to 512: padding every input to the maximum costs about 15x on
+these sentences).
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from function.backends import Backend, load_backend
+from function.batching import BatchLimits, MicroBatcher
 from function.markers import MarkedText, check_sentence, check_span_text, mark_entity
-from function.model_folder import ModelFolder
+from function.model_folder import ModelFolder, VariantEntry
 from function.tokenization import AssertionTokenizer, ModelInput
 
 
@@ -47,6 +49,14 @@ class Prediction:
     windowed: bool
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A request that passed validation, ready for inference."""
+
+    items: Sequence[MarkedText]
+    inputs: Sequence[ModelInput]
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """The softmax `TextClassificationPipeline` applies, in the same float32 arithmetic."""
     shifted = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
@@ -57,68 +67,101 @@ class AssertionClassifier:
     def __init__(
         self,
         folder: ModelFolder,
+        variant: VariantEntry,
         backend: Backend,
-        *,
-        batch_items: int = 32,
-        batch_tokens: int = 16384,
+        limits: BatchLimits | None = None,
     ) -> None:
         manifest = folder.manifest
         self.manifest = manifest
+        self.variant = variant
         self.labels = manifest.labels
-        self.info = ModelInfo(manifest.model_id, manifest.revision, backend.name, backend.precision)
+        self.info = ModelInfo(manifest.model_id, manifest.revision, variant.backend, variant.precision)
         self.tokenizer = AssertionTokenizer.from_file(folder.file("tokenizer.json"), manifest.max_length)
         self._backend = backend
-        self._batch_items = batch_items
-        self._batch_tokens = batch_tokens
-        # One forward pass at a time: the backend already uses every core it was given, and
-        # two passes at once would only fight over them.
-        self._lock = threading.Lock()
+        self.limits = limits or BatchLimits()
+        self._batcher = MicroBatcher(self._forward, self.limits)
 
     @classmethod
     def load(
         cls,
         model_dir: str | Path,
         *,
-        backend: str = "torch",
+        backend: str = "onnx",
+        precision: str = "auto",
         threads: int = 1,
         verify_checksums: bool = False,
-        batch_items: int = 32,
+        limits: BatchLimits | None = None,
+        servable_only: bool = True,
     ) -> AssertionClassifier:
         folder = ModelFolder.open(model_dir, verify_checksums=verify_checksums)
-        return cls(folder, load_backend(backend, folder, threads=threads), batch_items=batch_items)
+        variant = folder.select(
+            backend, precision, verify_checksums=verify_checksums, servable_only=servable_only
+        )
+        return cls(folder, variant, load_backend(variant, folder, threads=threads), limits)
 
-    def classify_sentences(
+    def close(self) -> None:
+        self._batcher.close()
+
+    # --- preparing requests (any thread) -----------------------------------------------------
+
+    def prepare_sentences(
         self, sentences: Sequence[str], *, where: Sequence[str], allow_unmarked: bool = False
-    ) -> list[Prediction]:
-        """Pre-marked sentences (``... [entity] X [entity] ...``), one prediction each."""
+    ) -> Prepared:
+        """Pre-marked sentences (``... [entity] X [entity] ...``), one input each."""
         items = [
             check_sentence(sentence, where=name, allow_unmarked=allow_unmarked)
             for sentence, name in zip(sentences, where, strict=True)
         ]
-        return self.classify(items, where)
+        return self.prepare(items, where)
 
-    def classify_spans(
+    def prepare_spans(
         self, text: str, spans: Sequence[tuple[int, int]], *, field: str = "entities"
-    ) -> list[Prediction]:
+    ) -> Prepared:
         """One text and concept offsets into it; the markers are written here, one input each."""
         check_span_text(text, where="text")
         where = [f"{field}[{index}]" for index in range(len(spans))]
         items = [
             mark_entity(text, start, end, where=name) for (start, end), name in zip(spans, where, strict=True)
         ]
-        return self.classify(items, where)
+        return self.prepare(items, where)
+
+    def prepare(self, items: Sequence[MarkedText], where: Sequence[str]) -> Prepared:
+        return Prepared(items, self.tokenizer.encode(items, where))
+
+    # --- inference ---------------------------------------------------------------------------
+
+    async def infer(self, prepared: Prepared) -> list[Prediction]:
+        """Await the predictions without holding a thread (for async callers)."""
+        probabilities = await asyncio.wrap_future(self._batcher.submit(prepared.inputs))
+        return self._predictions(prepared, probabilities)
+
+    def infer_blocking(self, prepared: Prepared) -> list[Prediction]:
+        return self._predictions(prepared, self._batcher.submit(prepared.inputs).result())
 
     def classify(self, items: Sequence[MarkedText], where: Sequence[str]) -> list[Prediction]:
-        inputs = self.tokenizer.encode(items, where)
-        results: list[Prediction | None] = [None] * len(inputs)
+        return self.infer_blocking(self.prepare(items, where))
+
+    def classify_sentences(
+        self, sentences: Sequence[str], *, where: Sequence[str], allow_unmarked: bool = False
+    ) -> list[Prediction]:
+        return self.infer_blocking(
+            self.prepare_sentences(sentences, where=where, allow_unmarked=allow_unmarked)
+        )
+
+    def _predictions(self, prepared: Prepared, probabilities: np.ndarray) -> list[Prediction]:
+        return [
+            self._prediction(row, item, model_input)
+            for row, item, model_input in zip(probabilities, prepared.items, prepared.inputs, strict=True)
+        ]
+
+    def _forward(self, inputs: Sequence[ModelInput]) -> np.ndarray:
+        """Probabilities for inputs in their order; runs on the inference thread only."""
+        probabilities = np.zeros((len(inputs), len(self.labels)), dtype=np.float32)
         for chunk in self._chunks(inputs):
             ids, mask = self._pad([inputs[index] for index in chunk])
-            with self._lock:
-                logits = self._backend.logits(ids, mask)
-            probabilities = softmax(logits.astype(np.float32, copy=False))
-            for row, index in enumerate(chunk):
-                results[index] = self._prediction(probabilities[row], items[index], inputs[index])
-        return results  # type: ignore[return-value]  # every slot is filled above
+            logits = self._backend.logits(ids, mask)
+            probabilities[chunk] = softmax(logits.astype(np.float32, copy=False))
+        return probabilities
 
     def _chunks(self, inputs: Sequence[ModelInput]) -> list[list[int]]:
         """Indices grouped into forward passes: sorted by length, bounded by items and by
@@ -129,7 +172,7 @@ class AssertionClassifier:
         for index in order:
             longest = len(inputs[index].ids)  # sorted: the newest is the longest
             if current and (
-                len(current) >= self._batch_items or longest * (len(current) + 1) > self._batch_tokens
+                len(current) >= self.limits.max_items or longest * (len(current) + 1) > self.limits.max_tokens
             ):
                 chunks.append(current)
                 current = []

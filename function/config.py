@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from function.batching import BatchLimits
 from function.cpus import available_cpus
 
 _SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
@@ -27,7 +28,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     model_dir: str = "model"
-    backend: str = "torch"
+    backend: str = "onnx"
+    precision: str = "auto"
     threads: int = 1
     max_batch_size: int = 100
     max_body_bytes: int = 1 << 20
@@ -38,7 +40,10 @@ class Settings:
     log_level: str = "INFO"
     project_id: str = ""
     low_confidence_threshold: float = 0.6
-    infer_batch_size: int = 32
+    batch_max_items: int = 32
+    batch_max_tokens: int = 8192
+    batch_wait_ms: float = 2.0
+    queue_max_items: int = 2048
     verify_checksums: bool = False
 
     @property
@@ -51,7 +56,8 @@ class Settings:
         reader = _Reader(env)
         settings = cls(
             model_dir=reader.text("MODEL_DIR", "model"),
-            backend=reader.choice("BACKEND", "torch", ("torch",)),
+            backend=reader.choice("BACKEND", "onnx", ("onnx", "torch")),
+            precision=reader.choice("PRECISION", "auto", ("auto", "fp32", "int8")),
             threads=reader.integer("INTRA_OP_THREADS", available_cpus(), 1, 256),
             max_batch_size=reader.integer("MAX_BATCH_SIZE", 100, 1, 10_000),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20),
@@ -64,12 +70,32 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", "INFO", tuple(sorted(_LEVELS)), upper=True),
             project_id=reader.text("GOOGLE_CLOUD_PROJECT", "") or reader.text("GCP_PROJECT", ""),
             low_confidence_threshold=reader.fraction("LOW_CONFIDENCE_THRESHOLD", 0.6),
-            infer_batch_size=reader.integer("INFER_BATCH_SIZE", 32, 1, 1024),
+            batch_max_items=reader.integer("BATCH_MAX_ITEMS", 32, 1, 1024),
+            batch_max_tokens=reader.integer("BATCH_MAX_TOKENS", 8192, 512, 1 << 20),
+            batch_wait_ms=reader.number("BATCH_WAIT_MS", 2.0, 0.0, 1000.0),
+            queue_max_items=reader.integer("QUEUE_MAX_ITEMS", 2048, 1, 1 << 20),
             verify_checksums=reader.boolean("VERIFY_CHECKSUMS", False),
         )
+        if settings.queue_max_items < settings.max_batch_size:
+            reader.problems.append(
+                f"QUEUE_MAX_ITEMS={settings.queue_max_items} is below "
+                f"MAX_BATCH_SIZE={settings.max_batch_size}: a full-size request could never be queued"
+            )
+        if settings.backend == "torch" and settings.precision == "int8":
+            reader.problems.append(
+                "PRECISION=int8 needs BACKEND=onnx (the torch backend is the fp32 reference)"
+            )
         if reader.problems:
             raise ConfigError("invalid configuration: " + "; ".join(reader.problems))
         return settings
+
+    def batch_limits(self) -> BatchLimits:
+        return BatchLimits(
+            max_items=self.batch_max_items,
+            max_tokens=self.batch_max_tokens,
+            max_wait=self.batch_wait_ms / 1000,
+            max_pending=self.queue_max_items,
+        )
 
 
 class _Reader:
@@ -105,15 +131,18 @@ class _Reader:
         return value
 
     def fraction(self, name: str, default: float) -> float:
+        return self.number(name, default, 0.0, 1.0)
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
         raw = self.text(name, "")
         if not raw:
             return default
         try:
             value = float(raw)
         except ValueError:
-            value = -1.0
-        if not 0.0 <= value <= 1.0:
-            self.problems.append(f"{name}={raw!r} is not a number between 0 and 1")
+            value = low - 1
+        if not low <= value <= high:
+            self.problems.append(f"{name}={raw!r} is not a number between {low:g} and {high:g}")
             return default
         return value
 

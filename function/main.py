@@ -6,7 +6,8 @@ Functions Framework mounts ONE function on every path. In its ASGI mode that fun
 the Starlette request; returning a response object that hands the untouched ASGI call to
 the FastAPI app makes the function the whole HTTP surface: every route, validation, auth,
 errors and /docs, exactly as on Lambda. This module is imported once, when the server
-starts (before gunicorn forks its one worker), and loads the model then.
+starts, by gunicorn's master: it checks the configuration and the model folder there, and
+the worker loads the model right after gunicorn forks it (see `function.service`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 from function.api.app import create_app
 from function.service import start_service
 
-service = start_service()
+service = start_service(load_after_fork=True)
 app = create_app(service)
 
 

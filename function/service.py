@@ -1,25 +1,35 @@
 """Start-up: configuration, logging, API keys and the model, once per process.
 
-Entry points call `start_service()` at import (Cloud Run: before Functions Framework forks
-its worker; Lambda: in the init phase), so the first request never pays for a load. Any
-problem stops the process with one clear log line and a non-zero exit: the service never
-starts half-configured, open without its keys, or on a folder it cannot vouch for.
+`start_service()` runs at import of an entry point. Lambda loads the model there, in its
+init phase. Under Functions Framework the module is imported by gunicorn's master, which
+then forks the one worker that serves: ONNX Runtime's and torch's thread pools do not
+survive a fork, so the master only checks the folder (cheap, and a bad one stops the start
+there) and the worker loads the model right after the fork, before it accepts a request.
+
+Any problem stops the process with one clear log line and a non-zero exit: the service
+never starts half-configured, open without its keys, or on a folder it cannot vouch for.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from function.api.keys import ApiKeys, KeySourceError, load_api_keys
 from function.classifier import AssertionClassifier
 from function.config import ConfigError, Settings
 from function.errors import ModelFolderError, ModelNotReady
 from function.logs import configure_logging, log_event
+from function.model_folder import ModelFolder
 
 log = logging.getLogger("function.service")
+PROCESS_STARTED = time.perf_counter()
+# gunicorn's arbiter stops, instead of respawning, when a worker exits with this status.
+WORKER_BOOT_ERROR = 3
 
 
 class StartupError(SystemExit):
@@ -31,36 +41,63 @@ class ServiceState:
     settings: Settings
     api_keys: ApiKeys
     classifier: AssertionClassifier | None = None
+    loader: Callable[[], AssertionClassifier] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def load(self) -> AssertionClassifier:
+        """Load the model once (later calls return it); raises what loading raises."""
+        with self._lock:
+            if self.classifier is None:
+                if self.loader is None:
+                    raise ModelNotReady("the model is not loaded")
+                self.classifier = self.loader()
+            return self.classifier
 
     def require_classifier(self) -> AssertionClassifier:
-        if self.classifier is None:
-            raise ModelNotReady("the model is not loaded")
-        return self.classifier
+        # Normally loaded already; a server that never forks (functions-framework --debug)
+        # loads on first use instead.
+        return self.classifier if self.classifier is not None else self.load()
 
 
-def start_service(settings: Settings | None = None) -> ServiceState:
-    started = time.perf_counter()
+def _refuse(error: Exception) -> StartupError:
+    log.critical("refusing to start: %s", error)
+    return StartupError(f"refusing to start: {error}")
+
+
+def start_service(settings: Settings | None = None, *, load_after_fork: bool = False) -> ServiceState:
     try:
         settings = settings or Settings.from_env()
     except ConfigError as error:
         configure_logging()
-        log.critical("refusing to start: %s", error)
-        raise StartupError(f"refusing to start: {error}") from None
+        raise _refuse(error) from None
     configure_logging(settings.log_level, settings.project_id)
     if os.environ.get("WORKERS", "1") != "1":
         log.warning("WORKERS=%s: every worker competes for the same CPUs; 1 is faster", os.environ["WORKERS"])
     try:
         keys = load_api_keys(settings)
-        classifier = AssertionClassifier.load(
-            settings.model_dir,
-            backend=settings.backend,
-            threads=settings.threads,
-            verify_checksums=settings.verify_checksums,
-            batch_items=settings.infer_batch_size,
-        )
+        folder = ModelFolder.open(settings.model_dir, verify_checksums=settings.verify_checksums)
+        folder.select(settings.backend, settings.precision, verify_checksums=settings.verify_checksums)
     except (ModelFolderError, KeySourceError) as error:
-        log.critical("refusing to start: %s", error)
-        raise StartupError(f"refusing to start: {error}") from None
+        raise _refuse(error) from None
+    state = ServiceState(settings, keys, loader=lambda: _load_model(settings, len(keys)))
+    if load_after_fork:
+        os.register_at_fork(after_in_child=lambda: _load_in_worker(state))
+    else:
+        try:
+            state.load()
+        except ModelFolderError as error:
+            raise _refuse(error) from None
+    return state
+
+
+def _load_model(settings: Settings, key_count: int) -> AssertionClassifier:
+    classifier = AssertionClassifier.load(
+        settings.model_dir,
+        backend=settings.backend,
+        precision=settings.precision,
+        threads=settings.threads,
+        limits=settings.batch_limits(),
+    )
     info = classifier.info
     log_event(
         log,
@@ -70,9 +107,19 @@ def start_service(settings: Settings | None = None) -> ServiceState:
         model_id=info.id,
         revision=info.revision,
         backend=info.backend,
+        precision=info.precision,
         threads=settings.threads,
         auth=settings.auth_enabled,
-        api_key_count=len(keys),
-        startup_seconds=round(time.perf_counter() - started, 3),
+        api_key_count=key_count,
+        startup_seconds=round(time.perf_counter() - PROCESS_STARTED, 3),
     )
-    return ServiceState(settings, keys, classifier)
+    return classifier
+
+
+def _load_in_worker(state: ServiceState) -> None:
+    try:
+        state.load()
+    except Exception as error:  # noqa: BLE001 (a fork hook cannot raise: log, then stop the worker)
+        log.critical("refusing to start: the worker cannot load the model: %s", error)
+        logging.shutdown()
+        os._exit(WORKER_BOOT_ERROR)

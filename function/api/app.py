@@ -26,6 +26,8 @@ from function.api.schemas import (
     SpansResponse,
 )
 from function.classifier import Prediction
+from function.errors import ModelNotReady
+from function.model_folder import LABELS
 from function.service import ServiceState
 
 DESCRIPTION = """
@@ -48,7 +50,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         413: "Body larger than MAX_BODY_BYTES",
         415: "Body is not JSON",
         422: "Invalid request (code says which rule)",
-        503: "Model not loaded yet",
+        503: "Model not loaded yet, or the inference queue is full (with Retry-After)",
     }.items()
 }
 
@@ -78,11 +80,10 @@ def create_app(state: ServiceState) -> FastAPI:
         responses=ERRORS,
     )
     install_error_handlers(app, BODY_FIELDS)
-    labels = state.classifier.labels if state.classifier else ("PRESENT", "ABSENT", "POSSIBLE")
     # Added innermost first: the request log wraps auth, which wraps the body guard.
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, keys=state.api_keys)
-    app.add_middleware(RequestLogMiddleware, project_id=settings.project_id, labels=labels)
+    app.add_middleware(RequestLogMiddleware, project_id=settings.project_id, labels=LABELS)
 
     def limit(field: str, items: Sequence[object]) -> None:
         if not items:
@@ -102,15 +103,17 @@ def create_app(state: ServiceState) -> FastAPI:
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": ErrorResponse}})
     async def health() -> Any:
         """200 with the model's identity once it is loaded; 503 before."""
-        if state.classifier is None:
+        try:
+            classifier = await run_in_threadpool(state.require_classifier)
+        except ModelNotReady:
             body = {"status": "loading", **error_body("not_ready", "the model is not loaded yet")}
             return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
-        manifest = state.classifier.manifest
+        manifest = classifier.manifest
         return {
             "status": "ok",
             "version": __version__,
             "model": {
-                **state.classifier.info.as_dict(),
+                **classifier.info.as_dict(),
                 "labels": list(manifest.labels),
                 "max_length": manifest.max_length,
                 "baked_at": manifest.created_at,
@@ -121,12 +124,13 @@ def create_app(state: ServiceState) -> FastAPI:
     async def predict(body: PredictRequest, request: Request) -> Any:
         """Classify one marked sentence."""
         classifier = state.require_classifier()
-        predictions = await run_in_threadpool(
-            classifier.classify_sentences,
+        prepared = await run_in_threadpool(
+            classifier.prepare_sentences,
             [body.sentence],
             where=["sentence"],
             allow_unmarked=settings.allow_unmarked,
         )
+        predictions = await classifier.infer(prepared)
         record(request, predictions)
         return {**prediction_json(predictions[0]), "model": classifier.info.as_dict()}
 
@@ -135,12 +139,13 @@ def create_app(state: ServiceState) -> FastAPI:
         """Classify marked sentences; predictions come back in input order."""
         classifier = state.require_classifier()
         limit("sentences", body.sentences)
-        predictions = await run_in_threadpool(
-            classifier.classify_sentences,
+        prepared = await run_in_threadpool(
+            classifier.prepare_sentences,
             body.sentences,
             where=[f"sentences[{index}]" for index in range(len(body.sentences))],
             allow_unmarked=settings.allow_unmarked,
         )
+        predictions = await classifier.infer(prepared)
         record(request, predictions)
         return {
             "predictions": [prediction_json(prediction) for prediction in predictions],
@@ -153,7 +158,8 @@ def create_app(state: ServiceState) -> FastAPI:
         classifier = state.require_classifier()
         limit("entities", body.entities)
         spans = [(entity.start, entity.end) for entity in body.entities]
-        predictions = await run_in_threadpool(classifier.classify_spans, body.text, spans)
+        prepared = await run_in_threadpool(classifier.prepare_spans, body.text, spans)
+        predictions = await classifier.infer(prepared)
         record(request, predictions)
         return {
             "predictions": [

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import Send
 
-from function.errors import InputError, ModelNotReady
+from function.errors import InputError, ModelNotReady, Overloaded
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -133,4 +133,14 @@ def install_error_handlers(app: FastAPI, fields_of: dict[str, Sequence[str]]) ->
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(InputError, on_input)
     app.add_exception_handler(ApiError, on_api)
+
+    async def on_overloaded(request: Request, exc: Exception) -> JSONResponse:
+        return error_response(
+            503,
+            "overloaded",
+            "too many requests are waiting for inference; retry shortly",
+            {"Retry-After": "1"},
+        )
+
     app.add_exception_handler(ModelNotReady, on_not_ready)
+    app.add_exception_handler(Overloaded, on_overloaded)

@@ -1,0 +1,134 @@
+"""Micro-batching: inputs of concurrent requests share forward passes.
+
+One inference thread owns the backend. Callers submit their (already validated and
+tokenized) inputs and get a future; the thread takes whatever is queued when it is free,
+waits at most `max_wait` for more while the queue is short, and runs up to `max_items`
+inputs or `max_tokens` tokens at a time. A queue already holding `max_pending` inputs
+refuses more (`Overloaded`, answered 503 with Retry-After) rather than growing without
+bound. Batches are measured in tokens as well as items, because a pass costs by its
+padded size: 32 short sentences are cheaper than four 512-token ones.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from function.errors import ModelNotReady, Overloaded
+from function.tokenization import ModelInput
+
+Forward = Callable[[Sequence[ModelInput]], np.ndarray]
+
+
+@dataclass
+class _Request:
+    inputs: Sequence[ModelInput]
+    future: Future[np.ndarray]
+    results: list[np.ndarray | None] = field(init=False)
+    remaining: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.inputs)
+        self.remaining = len(self.inputs)
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_items: int = 32
+    max_tokens: int = 8192
+    max_wait: float = 0.002  # seconds
+    max_pending: int = 2048
+
+
+class MicroBatcher:
+    def __init__(self, forward: Forward, limits: BatchLimits) -> None:
+        self._forward = forward
+        self.limits = limits
+        self._queue: deque[tuple[_Request, int, float]] = deque()  # request, index, enqueued at
+        self._changed = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="inference", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue)
+
+    def submit(self, inputs: Sequence[ModelInput]) -> Future[np.ndarray]:
+        """Queue one request's inputs; the future holds their probabilities, in order."""
+        request = _Request(inputs, Future())
+        if not inputs:
+            request.future.set_result(np.zeros((0, 0), dtype=np.float32))
+            return request.future
+        with self._changed:
+            if self._closed:
+                raise ModelNotReady("the service is shutting down")
+            if self._queue and len(self._queue) + len(inputs) > self.limits.max_pending:
+                raise Overloaded(f"{len(self._queue)} inputs are already waiting for inference")
+            now = time.monotonic()
+            self._queue.extend((request, index, now) for index in range(len(inputs)))
+            self._changed.notify()
+        return request.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish what is queued, then stop the thread."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify()
+        self._thread.join(timeout)
+
+    def _serve(self) -> None:
+        while True:
+            taken = self._take()
+            if taken is None:
+                return
+            self._run(taken)
+
+    def _take(self) -> list[tuple[_Request, int]] | None:
+        limits = self.limits
+        with self._changed:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._changed.wait()
+            # A short queue may fill within max_wait of its oldest input: wait for that,
+            # but never make the oldest input wait longer.
+            deadline = self._queue[0][2] + limits.max_wait
+            while len(self._queue) < limits.max_items and not self._closed:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            taken: list[tuple[_Request, int]] = []
+            tokens = 0
+            while self._queue and len(taken) < limits.max_items:
+                request, index, _ = self._queue[0]
+                length = len(request.inputs[index].ids)
+                if taken and tokens + length > limits.max_tokens:
+                    break
+                self._queue.popleft()
+                taken.append((request, index))
+                tokens += length
+            return taken
+
+    def _run(self, taken: list[tuple[_Request, int]]) -> None:
+        try:
+            probabilities = self._forward([request.inputs[index] for request, index in taken])
+        except BaseException as error:  # noqa: BLE001 (every waiting caller must hear of it)
+            for request in {id(r): r for r, _ in taken}.values():
+                if not request.future.done():
+                    request.future.set_exception(error)
+            return
+        for row, (request, index) in enumerate(taken):
+            if request.future.done():  # failed in an earlier pass
+                continue
+            request.results[index] = probabilities[row]
+            request.remaining -= 1
+            if request.remaining == 0:
+                request.future.set_result(np.stack(request.results))  # type: ignore[arg-type]
