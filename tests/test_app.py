@@ -113,7 +113,7 @@ def test_request_logs_carry_the_trace_for_cloud_logging(deployments) -> None:
         json={"sentences": ["Denies [entity] fever [entity].", "Possible [entity] rash [entity]."]},
         headers={"X-Cloud-Trace-Context": f"{trace_id}/123;o=1"},
     )
-    line = next(json.loads(entry) for entry in server.logs().splitlines() if trace_id in entry)
+    line = json.loads(server.log_line(trace_id))
     assert line["logging.googleapis.com/trace"] == f"projects/test-project/traces/{trace_id}"
     assert line["logging.googleapis.com/spanId"] == "000000000000007b"
     assert line["logging.googleapis.com/trace_sampled"] is True

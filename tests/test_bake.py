@@ -31,7 +31,20 @@ def test_from_dir_writes_a_manifest_the_runtime_accepts(baked_model: Path, model
     assert manifest["labels"] == ["PRESENT", "ABSENT", "POSSIBLE"]
     assert manifest["max_length"] == 512
     assert manifest["source"] == "local" and manifest["revision"].startswith("local-")
-    assert set(manifest["files"]) == {"config.json", "vocab.txt", "model.safetensors", "tokenizer.json"}
+    assert set(manifest["files"]) == {
+        "config.json",
+        "vocab.txt",
+        "model.safetensors",
+        "tokenizer.json",
+        "model.onnx",
+        "model.int8.onnx",
+    }
+    variants = manifest["variants"]
+    assert set(variants) == {"torch-fp32", "onnx-fp32", "onnx-int8"}
+    assert variants["torch-fp32"]["servable"] and variants["onnx-fp32"]["servable"]
+    assert variants["onnx-fp32"]["agreement"]["argmax_agreement"] == 1.0
+    assert variants["onnx-fp32"]["agreement"]["max_abs_diff"] < 1e-4
+    assert variants["onnx-fp32"]["agreement"]["sentences"] == 274
     for name, entry in manifest["files"].items():
         assert entry["size"] == (baked_model / name).stat().st_size
         assert entry["sha256"] == sha256_file(baked_model / name)

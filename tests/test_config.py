@@ -12,7 +12,16 @@ def test_defaults() -> None:
     settings = Settings.from_env({})
     assert settings.max_batch_size == 100 and settings.max_body_bytes == 1 << 20
     assert settings.allow_unmarked is False and settings.auth_enabled is False
-    assert settings.backend == "torch" and settings.threads == available_cpus()
+    assert (
+        settings.backend == "onnx" and settings.precision == "auto" and settings.threads == available_cpus()
+    )
+    limits = settings.batch_limits()
+    assert (limits.max_items, limits.max_tokens, limits.max_wait, limits.max_pending) == (
+        32,
+        8192,
+        0.002,
+        2048,
+    )
     assert settings.model_dir == "model" and settings.log_level == "INFO"
 
 
@@ -44,7 +53,9 @@ def test_every_problem_is_named_and_secrets_are_not_repeated() -> None:
                 "API_KEYS": "short-secret",
                 "API_KEY_SECRET": "my-secret",
                 "BACKEND": "tensorflow",
+                "PRECISION": "int4",
                 "LOW_CONFIDENCE_THRESHOLD": "2",
+                "BATCH_WAIT_MS": "-1",
             }
         )
     message = str(caught.value)
@@ -55,7 +66,21 @@ def test_every_problem_is_named_and_secrets_are_not_repeated() -> None:
         "API_KEYS",
         "API_KEY_SECRET",
         "BACKEND",
+        "PRECISION",
         "LOW_CONFIDENCE_THRESHOLD",
+        "BATCH_WAIT_MS",
     ):
         assert name in message
     assert "short-secret" not in message
+
+
+@pytest.mark.parametrize(
+    ("env", "phrase"),
+    [
+        ({"BACKEND": "torch", "PRECISION": "int8"}, "PRECISION=int8 needs BACKEND=onnx"),
+        ({"QUEUE_MAX_ITEMS": "10", "MAX_BATCH_SIZE": "50"}, "a full-size request could never be queued"),
+    ],
+)
+def test_combinations_that_cannot_work(env: dict[str, str], phrase: str) -> None:
+    with pytest.raises(ConfigError, match=phrase):
+        Settings.from_env(env)

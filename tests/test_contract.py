@@ -381,8 +381,10 @@ def test_keys_in_the_query_string_are_refused(endpoint: Endpoint) -> None:
 # --- the open configuration ------------------------------------------------------------------
 
 
-def test_open_service_needs_no_key_and_serves_docs(open_endpoint: Endpoint) -> None:
-    assert open_endpoint.post("/predict", {"sentence": SENTENCE}).status == 200
+def test_open_service_needs_no_key_and_serves_docs(open_endpoint: Endpoint, int8_reference) -> None:
+    reply = open_endpoint.post("/predict", {"sentence": SENTENCE})
+    assert reply.status == 200
+    assert_matches(reply.json(), int8_reference.scores(SENTENCE))  # a request alone in its batch
     docs = open_endpoint.get("/docs")
     assert docs.status == 200 and b"swagger" in docs.content.lower()
     spec = open_endpoint.get("/openapi.json").json()
@@ -390,14 +392,15 @@ def test_open_service_needs_no_key_and_serves_docs(open_endpoint: Endpoint) -> N
 
 
 def test_unmarked_input_is_accepted_only_when_allowed_and_flagged(
-    open_endpoint: Endpoint, reference: Reference
+    open_endpoint: Endpoint, int8_reference
 ) -> None:
     sentence = "Patient denies shortness of breath."
     reply = open_endpoint.post("/predict", {"sentence": sentence})
     assert reply.status == 200, reply.content
     body = reply.json()
     assert body["marked"] is False
-    assert_matches(body, reference.scores(sentence))
+    assert body["model"]["backend"] == "onnx" and body["model"]["precision"] == "int8"
+    assert_matches(body, int8_reference.scores(sentence))
     # Half-marked input is still an error: it is a mistake, not a choice.
     assert_error(open_endpoint.post("/predict", {"sentence": "denies [entity] SOB"}), 422, "marker_count")
 

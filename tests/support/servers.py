@@ -71,6 +71,18 @@ class ServedProcess:
             self._log.flush()
         return self.log_path.read_text(errors="replace")
 
+    def log_line(self, needle: str, timeout: float = 10.0) -> str:
+        """The first log line holding `needle`; the line of a request is written just after
+        its response is sent, so it may take a moment to appear."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((line for line in self.logs().splitlines() if needle in line), None)
+            if found is not None or time.monotonic() > deadline:
+                if found is None:
+                    raise AssertionError(f"no log line holds {needle!r} in {self.log_path.name}")
+                return found
+            time.sleep(0.05)
+
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
