@@ -1,6 +1,10 @@
 """Structured JSON logs on stdout, one line per event, in the format Cloud Logging reads
-(severity, message, trace, httpRequest), written by google-cloud-logging's own
-StructuredLogHandler.
+(severity, message, trace, span, httpRequest, source location, labels).
+
+These are the fields google-cloud-logging's StructuredLogHandler writes, and a test holds
+this formatter's output to that handler's for the same records. We write them ourselves
+because importing that library costs about 0.13 s of a 0.8 s cold start (measured: see
+README, "Logs"), for one `json.dumps`.
 
 Patient text must never reach a log line. Code here logs counts, lengths, ids and timings
 only; as a second line of defence, exception messages (which may quote an input) are
@@ -9,30 +13,70 @@ withheld from tracebacks: a traceback keeps its frames and the exception's type.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
 from typing import IO, Any
 
 WITHHELD = "message withheld: it may quote patient data"
+# Keys Cloud Logging reads from a structured line; a payload field must not shadow them.
+RESERVED = frozenset(
+    {
+        "severity",
+        "message",
+        "httpRequest",
+        "time",
+        "timestamp",
+        "logging.googleapis.com/labels",
+        "logging.googleapis.com/sourceLocation",
+        "logging.googleapis.com/spanId",
+        "logging.googleapis.com/trace",
+        "logging.googleapis.com/trace_sampled",
+    }
+)
 
 
-class PhiSafeFormatter(logging.Formatter):
+class CloudLoggingFormatter(logging.Formatter):
+    """One JSON object per record. Extras understood, as google-cloud-logging names them:
+    `json_fields` (payload keys), `trace`, `span_id`, `trace_sampled`, `http_request`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info:
+            message = f"{message}\n{self.formatException(record.exc_info)}"
+        if record.stack_info:
+            message = f"{message}\n{record.stack_info}"
+        fields = getattr(record, "json_fields", None) or {}
+        line = {key: value for key, value in fields.items() if key not in RESERVED}
+        line.update(
+            {
+                "message": message,
+                "severity": record.levelname,
+                "logging.googleapis.com/labels": {"python_logger": record.name},
+                "logging.googleapis.com/trace": getattr(record, "trace", None) or "",
+                "logging.googleapis.com/spanId": getattr(record, "span_id", None) or "",
+                "logging.googleapis.com/trace_sampled": bool(getattr(record, "trace_sampled", False)),
+                "logging.googleapis.com/sourceLocation": {
+                    "line": record.lineno,
+                    "file": record.pathname,
+                    "function": record.funcName,
+                },
+                "httpRequest": getattr(record, "http_request", None) or {},
+            }
+        )
+        return json.dumps(line, ensure_ascii=False, default=str)
+
     def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
         kind, _, tb = ei
         frames = "".join(traceback.format_list(traceback.extract_tb(tb)))
         return f"Traceback ({WITHHELD}):\n{frames}{kind.__module__}.{kind.__qualname__}"
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802
-        return stack_info
 
-
-def configure_logging(level: str = "INFO", project_id: str = "", stream: IO[str] | None = None) -> None:
+def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> None:
     """Route every logger through one structured handler on stdout (or `stream`)."""
-    from google.cloud.logging_v2.handlers import StructuredLogHandler
-
-    handler = StructuredLogHandler(project_id=project_id or None, stream=stream or sys.stdout)
-    handler.setFormatter(PhiSafeFormatter())
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(CloudLoggingFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -70,7 +70,7 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
     except ConfigError as error:
         configure_logging()
         raise _refuse(error) from None
-    configure_logging(settings.log_level, settings.project_id)
+    configure_logging(settings.log_level)
     if os.environ.get("WORKERS", "1") != "1":
         log.warning("WORKERS=%s: every worker competes for the same CPUs; 1 is faster", os.environ["WORKERS"])
     try:
@@ -96,6 +96,7 @@ def _load_model(settings: Settings, key_count: int) -> AssertionClassifier:
         backend=settings.backend,
         precision=settings.precision,
         threads=settings.threads,
+        streams=settings.streams,
         limits=settings.batch_limits(),
     )
     info = classifier.info

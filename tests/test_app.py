@@ -27,7 +27,7 @@ def captured_logs():
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     stream = io.StringIO()
-    configure_logging("INFO", "test-project", stream=stream)
+    configure_logging("INFO", stream=stream)
     yield stream
     root.handlers[:] = saved[0]
     root.setLevel(saved[1])
