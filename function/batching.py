@@ -15,7 +15,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,14 +48,20 @@ class BatchLimits:
 
 
 class MicroBatcher:
-    def __init__(self, forward: Forward, limits: BatchLimits) -> None:
-        self._forward = forward
+    """`forwards` holds one forward function per inference thread (stream); each thread takes
+    its own batches from the one queue."""
+
+    def __init__(self, forwards: Sequence[Forward], limits: BatchLimits) -> None:
         self.limits = limits
         self._queue: deque[tuple[_Request, int, float]] = deque()  # request, index, enqueued at
         self._changed = threading.Condition()
         self._closed = False
-        self._thread = threading.Thread(target=self._serve, name="inference", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._serve, args=(forward,), name=f"inference-{index}", daemon=True)
+            for index, forward in enumerate(forwards)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     @property
     def pending(self) -> int:
@@ -80,15 +87,16 @@ class MicroBatcher:
         """Finish what is queued, then stop the thread."""
         with self._changed:
             self._closed = True
-            self._changed.notify()
-        self._thread.join(timeout)
+            self._changed.notify_all()
+        for thread in self._threads:
+            thread.join(timeout)
 
-    def _serve(self) -> None:
+    def _serve(self, forward: Forward) -> None:
         while True:
             taken = self._take()
             if taken is None:
                 return
-            self._run(taken)
+            self._run(forward, taken)
 
     def _take(self) -> list[tuple[_Request, int]] | None:
         limits = self.limits
@@ -117,18 +125,23 @@ class MicroBatcher:
                 tokens += length
             return taken
 
-    def _run(self, taken: list[tuple[_Request, int]]) -> None:
+    def _run(self, forward: Forward, taken: list[tuple[_Request, int]]) -> None:
         try:
-            probabilities = self._forward([request.inputs[index] for request, index in taken])
+            probabilities = forward([request.inputs[index] for request, index in taken])
         except BaseException as error:  # noqa: BLE001 (every waiting caller must hear of it)
             for request in {id(r): r for r, _ in taken}.values():
                 if not request.future.done():
-                    request.future.set_exception(error)
+                    with suppress(InvalidStateError):  # another stream failed it first
+                        request.future.set_exception(error)
             return
-        for row, (request, index) in enumerate(taken):
-            if request.future.done():  # failed in an earlier pass
-                continue
-            request.results[index] = probabilities[row]
-            request.remaining -= 1
-            if request.remaining == 0:
-                request.future.set_result(np.stack(request.results))  # type: ignore[arg-type]
+        with self._changed:  # a request's inputs may finish on several streams at once
+            finished = []
+            for row, (request, index) in enumerate(taken):
+                if request.future.done():  # failed in an earlier pass
+                    continue
+                request.results[index] = probabilities[row]
+                request.remaining -= 1
+                if request.remaining == 0:
+                    finished.append(request)
+        for request in finished:
+            request.future.set_result(np.stack(request.results))  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,10 @@ class Prepared:
     inputs: Sequence[ModelInput]
 
 
+# What a forward pass costs beyond its padded tokens (session overhead, the head), in tokens.
+PASS_COST_TOKENS = 48
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """The softmax `TextClassificationPipeline` applies, in the same float32 arithmetic."""
     shifted = np.exp(logits - np.max(logits, axis=-1, keepdims=True))
@@ -68,7 +73,7 @@ class AssertionClassifier:
         self,
         folder: ModelFolder,
         variant: VariantEntry,
-        backend: Backend,
+        backends: Sequence[Backend],
         limits: BatchLimits | None = None,
     ) -> None:
         manifest = folder.manifest
@@ -77,9 +82,20 @@ class AssertionClassifier:
         self.labels = manifest.labels
         self.info = ModelInfo(manifest.model_id, manifest.revision, variant.backend, variant.precision)
         self.tokenizer = AssertionTokenizer.from_file(folder.file("tokenizer.json"), manifest.max_length)
-        self._backend = backend
+        self._backends = list(backends)
         self.limits = limits or BatchLimits()
-        self._batcher = MicroBatcher(self._forward, self.limits)
+        self._batcher = MicroBatcher(
+            [partial(self._forward, stream=stream) for stream in range(len(self._backends))], self.limits
+        )
+
+    @property
+    def _backend(self) -> Backend:
+        """The first stream's backend (the only one, unless several streams were asked for)."""
+        return self._backends[0]
+
+    @_backend.setter
+    def _backend(self, backend: Backend) -> None:
+        self._backends[0] = backend
 
     @classmethod
     def load(
@@ -89,15 +105,21 @@ class AssertionClassifier:
         backend: str = "onnx",
         precision: str = "auto",
         threads: int = 1,
+        streams: int = 1,
         verify_checksums: bool = False,
         limits: BatchLimits | None = None,
         servable_only: bool = True,
     ) -> AssertionClassifier:
+        """`threads` CPU threads in all, split over `streams` inference threads, each with its
+        own copy of the model: several small passes at once can use the cores better than one
+        pass split across them."""
         folder = ModelFolder.open(model_dir, verify_checksums=verify_checksums)
         variant = folder.select(
             backend, precision, verify_checksums=verify_checksums, servable_only=servable_only
         )
-        return cls(folder, variant, load_backend(variant, folder, threads=threads), limits)
+        per_stream = max(1, threads // streams)
+        backends = [load_backend(variant, folder, threads=per_stream) for _ in range(streams)]
+        return cls(folder, variant, backends, limits)
 
     def close(self) -> None:
         self._batcher.close()
@@ -154,32 +176,40 @@ class AssertionClassifier:
             for row, item, model_input in zip(probabilities, prepared.items, prepared.inputs, strict=True)
         ]
 
-    def _forward(self, inputs: Sequence[ModelInput]) -> np.ndarray:
-        """Probabilities for inputs in their order; runs on the inference thread only."""
+    def _forward(self, inputs: Sequence[ModelInput], stream: int = 0) -> np.ndarray:
+        """Probabilities for inputs in their order; runs on the stream's inference thread."""
         probabilities = np.zeros((len(inputs), len(self.labels)), dtype=np.float32)
         for chunk in self._chunks(inputs):
             ids, mask = self._pad([inputs[index] for index in chunk])
-            logits = self._backend.logits(ids, mask)
+            logits = self._backends[stream].logits(ids, mask)
             probabilities[chunk] = softmax(logits.astype(np.float32, copy=False))
         return probabilities
 
     def _chunks(self, inputs: Sequence[ModelInput]) -> list[list[int]]:
-        """Indices grouped into forward passes: sorted by length, bounded by items and by
-        padded tokens."""
+        """Indices grouped into forward passes, sorted by length. The split minimizes the
+        padded tokens computed plus a fixed cost per pass, so one long sentence does not
+        pad thirty short ones to its length, and short ones still share a pass."""
         order = sorted(range(len(inputs)), key=lambda index: len(inputs[index].ids))
+        lengths = [len(inputs[index].ids) for index in order]
+        count = len(order)
+        # best[i]: least cost of the first i inputs; cut[i]: where their last pass starts.
+        best = [0.0] + [float("inf")] * count
+        cut = [0] * (count + 1)
+        for end in range(1, count + 1):
+            longest = lengths[end - 1]
+            for begin in range(end - 1, -1, -1):
+                size = end - begin
+                if size > self.limits.max_items or (size > 1 and size * longest > self.limits.max_tokens):
+                    break
+                cost = best[begin] + size * longest + PASS_COST_TOKENS
+                if cost < best[end]:
+                    best[end], cut[end] = cost, begin
         chunks: list[list[int]] = []
-        current: list[int] = []
-        for index in order:
-            longest = len(inputs[index].ids)  # sorted: the newest is the longest
-            if current and (
-                len(current) >= self.limits.max_items or longest * (len(current) + 1) > self.limits.max_tokens
-            ):
-                chunks.append(current)
-                current = []
-            current.append(index)
-        if current:
-            chunks.append(current)
-        return chunks
+        end = count
+        while end > 0:
+            chunks.append(order[cut[end] : end])
+            end = cut[end]
+        return chunks[::-1]
 
     def _pad(self, inputs: Sequence[ModelInput]) -> tuple[np.ndarray, np.ndarray]:
         length = max(len(item.ids) for item in inputs)

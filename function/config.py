@@ -31,6 +31,7 @@ class Settings:
     backend: str = "onnx"
     precision: str = "auto"
     threads: int = 1
+    streams: int = 1
     max_batch_size: int = 100
     max_body_bytes: int = 1 << 20
     allow_unmarked: bool = False
@@ -59,6 +60,7 @@ class Settings:
             backend=reader.choice("BACKEND", "onnx", ("onnx", "torch")),
             precision=reader.choice("PRECISION", "auto", ("auto", "fp32", "int8")),
             threads=reader.integer("INTRA_OP_THREADS", available_cpus(), 1, 256),
+            streams=reader.integer("INFERENCE_STREAMS", 1, 1, 64),
             max_batch_size=reader.integer("MAX_BATCH_SIZE", 100, 1, 10_000),
             max_body_bytes=reader.integer("MAX_BODY_BYTES", 1 << 20, 1024, 64 << 20),
             allow_unmarked=reader.boolean("ALLOW_UNMARKED", False),
