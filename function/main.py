@@ -13,6 +13,13 @@ the worker loads the model right after gunicorn forks it (see `function.service`
 from __future__ import annotations
 
 import functions_framework.aio
+
+# Imported here, in gunicorn's master, so the forked worker starts with them instead of
+# importing them before it can accept its first request (about 30 ms of a cold start).
+import uvicorn.lifespan.on
+import uvicorn.loops.auto
+import uvicorn.protocols.http.auto  # noqa: F401
+import uvicorn_worker  # noqa: F401
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
