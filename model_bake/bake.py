@@ -212,6 +212,10 @@ def _up_to_date(request: BakeRequest, out: Path) -> Manifest | None:
         return None
     if manifest.model_id != request.model_id or manifest.bake_version != BAKE_VERSION:
         return None
+    gates = {v.agreement.get("min_agreement") for v in manifest.variants.values() if v.agreement}
+    if gates != {request.min_agreement}:  # the variants must be judged again
+        log.info("rebaking: the agreement gate changed to %s", request.min_agreement)
+        return None
     if request.from_dir is None:
         return manifest if manifest.source == "hub" and manifest.revision == request.revision else None
     if manifest.source != "local":

@@ -11,7 +11,7 @@ import pytest
 
 from function.model_folder import MANIFEST_NAME, ModelFolder, sha256_file
 from model_bake import DEFAULT_MODEL_ID
-from tests.conftest import run_bake
+from tests.conftest import TEST_MIN_AGREEMENT, run_bake
 from tests.support.fake_hub import FakeHub
 from tests.support.models import build_bert_folder
 
@@ -57,10 +57,21 @@ def test_from_dir_writes_a_manifest_the_runtime_accepts(baked_model: Path, model
 
 def test_rerun_on_a_complete_folder_is_a_no_op(baked_model: Path, model_source: Path) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in baked_model.iterdir()}
-    result = run_bake("--from-dir", str(model_source), "--out", str(baked_model))
+    result = run_bake(
+        "--from-dir", str(model_source), "--out", str(baked_model), "--min-agreement", TEST_MIN_AGREEMENT
+    )
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stderr
     assert {p.name: p.stat().st_mtime_ns for p in baked_model.iterdir()} == before
+
+
+def test_a_changed_gate_judges_the_variants_again(baked_model: Path, model_source: Path, tmp_path: Path) -> None:
+    out = copy_of(baked_model, tmp_path, "out")
+    assert json.loads((out / MANIFEST_NAME).read_text())["variants"]["onnx-int8"]["servable"]  # baked at 0.9
+    result = run_bake("--from-dir", str(model_source), "--out", str(out))  # the default gate
+    assert result.returncode == 0 and "up to date" not in result.stderr
+    int8 = json.loads((out / MANIFEST_NAME).read_text())["variants"]["onnx-int8"]
+    assert not int8["servable"] and int8["agreement"]["min_agreement"] == 0.995
 
 
 def test_a_changed_source_or_a_damaged_folder_is_baked_again(model_source: Path, tmp_path: Path) -> None:
