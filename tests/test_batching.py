@@ -1,0 +1,121 @@
+"""Micro-batching under load: a bounded queue that sheds with 503, faults that reach every
+waiting caller, and an event loop that keeps answering while inference runs. The backend
+is the real one, wrapped so a test can hold a pass open."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from function.api.app import create_app
+from function.api.keys import ApiKeys
+from function.batching import BatchLimits
+from function.classifier import AssertionClassifier
+from function.config import Settings
+from function.errors import Overloaded
+from function.markers import MarkedText
+from function.service import ServiceState
+
+SENTENCE = "Denies [entity] fever [entity]."
+
+
+class HeldBackend:
+    """The real backend behind a gate: each pass waits until the test opens it."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.name, self.precision = backend, backend.name, backend.precision
+        self.gate, self.entered, self.passes = threading.Event(), threading.Event(), 0
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        self.passes += 1
+        return self.backend.logits(input_ids, attention_mask)
+
+
+@pytest.fixture
+def held(baked_model: Path):
+    classifier = AssertionClassifier.load(
+        baked_model, backend="onnx", precision="fp32", limits=BatchLimits(max_items=4, max_wait=0, max_pending=6)
+    )
+    backend = HeldBackend(classifier._backend)
+    classifier._backend = backend
+    yield classifier, backend
+    backend.gate.set()
+    classifier.close()
+
+
+def prepared(classifier: AssertionClassifier, count: int):
+    return classifier.prepare([MarkedText(SENTENCE)] * count, [f"s[{i}]" for i in range(count)])
+
+
+def test_a_full_queue_sheds_and_what_was_accepted_completes(held) -> None:
+    classifier, backend = held
+    first = classifier._batcher.submit(prepared(classifier, 1).inputs)
+    assert backend.entered.wait(10)  # one input is in a pass; the queue is empty again
+    queued = [classifier._batcher.submit(prepared(classifier, 3).inputs) for _ in range(2)]  # 6 pending
+    with pytest.raises(Overloaded):
+        classifier._batcher.submit(prepared(classifier, 1).inputs)
+    backend.gate.set()
+    results = [future.result(10) for future in [first, *queued]]
+    assert [len(r) for r in results] == [1, 3, 3]
+    assert np.allclose(results[1], results[0][0], atol=1e-5)  # same sentence, same answer
+
+
+def test_a_fault_in_a_pass_reaches_every_waiting_caller(baked_model: Path) -> None:
+    classifier = AssertionClassifier.load(baked_model, backend="onnx", precision="fp32")
+
+    class Broken:
+        name, precision = "onnx", "fp32"
+
+        def logits(self, input_ids, attention_mask):
+            raise RuntimeError("backend fault")
+
+    classifier._backend = Broken()
+    try:
+        futures = [classifier._batcher.submit(prepared(classifier, 2).inputs) for _ in range(3)]
+        for future in futures:
+            with pytest.raises(RuntimeError, match="backend fault"):
+                future.result(10)
+    finally:
+        classifier.close()
+
+
+def test_close_finishes_what_is_queued(baked_model: Path) -> None:
+    classifier = AssertionClassifier.load(baked_model, backend="onnx", precision="fp32")
+    futures = [classifier._batcher.submit(prepared(classifier, 2).inputs) for _ in range(5)]
+    classifier.close()
+    assert all(future.done() and len(future.result()) == 2 for future in futures)
+
+
+def test_http_sheds_load_with_503_and_keeps_answering_health(held) -> None:
+    classifier, backend = held
+    state = ServiceState(Settings(), ApiKeys([], required=False), classifier=classifier)
+    app = create_app(state)
+
+    async def scenario() -> tuple[list[int], int, dict[str, str]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = asyncio.create_task(client.post("/predict", json={"sentence": SENTENCE}))
+            await asyncio.to_thread(backend.entered.wait, 10)
+            # The pass is held open: the loop must still answer.
+            health = await asyncio.wait_for(client.get("/health"), 5)
+            batch = {"sentences": [SENTENCE] * 3}
+            waiting = [asyncio.create_task(client.post("/predict/batch", json=batch)) for _ in range(2)]
+            await asyncio.sleep(0.2)
+            shed = await client.post("/predict", json={"sentence": SENTENCE})
+            backend.gate.set()
+            done = await asyncio.gather(first, *waiting)
+            return [r.status_code for r in done] + [shed.status_code], health.status_code, {
+                **shed.headers, "code": shed.json()["error"]["code"]
+            }
+
+    statuses, health, shed = asyncio.run(scenario())
+    assert statuses == [200, 200, 200, 503]
+    assert health == 200
+    assert shed["code"] == "overloaded" and shed["retry-after"] == "1"

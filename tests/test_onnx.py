@@ -1,0 +1,114 @@
+"""The ONNX serving path: no torch or transformers in the process, answers equal to the
+reference (fp32) or to ONNX Runtime on the same graph (int8), and an agreement gate that
+refuses an int8 variant that disagrees with the reference."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from function.classifier import AssertionClassifier
+from function.errors import ModelFolderError
+from function.markers import MarkedText
+from function.model_folder import ModelFolder
+from tests.conftest import OnnxReference, Reference, run_bake
+from tests.support.models import build_bert_folder, calibration_sentences
+from tests.support.servers import ROOT, functions_framework_server
+
+HEAVY = ("torch", "transformers")
+LOADED_MODULES = """
+import json, sys
+import {module} as entry
+entry.service.load()
+print(json.dumps(sorted({{name.split('.')[0] for name in sys.modules}} & {heavy!r})))
+"""
+
+
+def modules_after_start(module: str, env: dict[str, str]) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", LOADED_MODULES.format(module=module, heavy=set(HEAVY))],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("module", ["function.main", "function.lambda_handler"])
+def test_serving_onnx_imports_neither_torch_nor_transformers(module: str, baked_model: Path) -> None:
+    assert modules_after_start(module, {"MODEL_DIR": str(baked_model), "BACKEND": "onnx"}) == []
+    # The check can fail: the reference backend does import them.
+    assert modules_after_start(module, {"MODEL_DIR": str(baked_model), "BACKEND": "torch"}) == list(HEAVY)
+
+
+def sentences() -> list[str]:
+    return [s for s in calibration_sentences() if len(s) < 500][::4]
+
+
+def classify(classifier: AssertionClassifier, texts: list[str]):
+    return classifier.classify([MarkedText(t) for t in texts], [f"s[{i}]" for i in range(len(texts))])
+
+
+def test_onnx_fp32_equals_the_pipeline(baked_model: Path, reference: Reference, model_source: Path) -> None:
+    classifier = AssertionClassifier.load(baked_model, backend="onnx", precision="fp32")
+    raw = OnnxReference(model_source, baked_model, "fp32")
+    try:
+        texts = sentences()
+        for text, prediction in zip(texts, classify(classifier, texts), strict=True):
+            assert prediction.scores == pytest.approx(reference.scores(text), abs=1e-4)
+            assert prediction.scores == pytest.approx(raw.scores(text), abs=1e-5)
+    finally:
+        classifier.close()
+
+
+def test_int8_alone_equals_onnxruntime_on_the_same_graph(baked_model: Path, int8_reference: OnnxReference) -> None:
+    """Alone, because int8 activations are quantized per batch: neighbours in a pass move
+    an answer slightly (the bake's agreement figures are measured in batches)."""
+    classifier = AssertionClassifier.load(baked_model, backend="onnx", precision="int8")
+    try:
+        assert classifier.info.precision == "int8"
+        for text in sentences()[:25]:
+            (prediction,) = classify(classifier, [text])
+            assert prediction.scores == pytest.approx(int8_reference.scores(text), abs=1e-5)
+    finally:
+        classifier.close()
+
+
+@pytest.fixture(scope="module")
+def gated_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model whose int8 weights change its answers: near-tied logits under wide random
+    weights, baked with the default gate (99.5 %)."""
+    source = build_bert_folder(tmp_path_factory.mktemp("gated") / "source", head_scale=8.0, seed=5)
+    out = source.parent / "baked"
+    result = run_bake("--from-dir", str(source), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "onnx-int8" in result.stderr and "NOT servable" in result.stderr
+    return out
+
+
+def test_the_gate_refuses_an_int8_variant_that_disagrees(gated_model: Path) -> None:
+    variants = json.loads((gated_model / "manifest.json").read_text())["variants"]
+    int8, fp32 = variants["onnx-int8"], variants["onnx-fp32"]
+    assert int8["servable"] is False and int8["agreement"]["argmax_agreement"] < 0.995
+    assert "below 99.50%" in int8["reason"]
+    assert fp32["servable"] is True and fp32["agreement"]["argmax_agreement"] >= 0.995
+    folder = ModelFolder.open(gated_model)
+    assert folder.select("onnx", "auto").precision == "fp32"  # auto serves what passed
+    with pytest.raises(ModelFolderError, match="onnx-int8 is not servable"):
+        folder.select("onnx", "int8")
+
+
+def test_asking_for_a_refused_variant_stops_the_start(gated_model: Path, tmp_path: Path) -> None:
+    server = functions_framework_server({"MODEL_DIR": str(gated_model), "PRECISION": "int8"}, tmp_path / "ff.log")
+    assert server.process.wait(timeout=120) == 1
+    server.stop()
+    logs = server.logs()
+    assert "refusing to start" in logs and "onnx-int8 is not servable" in logs and "below 99.50%" in logs
