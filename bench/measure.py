@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
-import statistics
+import re
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +51,19 @@ def start(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Server:
     return Server(process, port, started)
 
 
+DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+
+
+def can_drop_page_cache() -> bool:
+    return os.geteuid() == 0 and os.access(DROP_CACHES, os.W_OK)
+
+
+def drop_page_cache() -> None:
+    """Forget every cached file, as a fresh instance that just pulled the image has none."""
+    os.sync()
+    DROP_CACHES.write_text("3\n")
+
+
 def first_answer(server: Server, sentence: str, timeout: float = 300.0) -> float:
     """Seconds from process start to the first 200 from /predict."""
     deadline = time.perf_counter() + timeout
@@ -75,46 +91,85 @@ def latencies(server: Server, sentences: Sequence[str]) -> list[float]:
     return out
 
 
-def throughput(server: Server, sentences: Sequence[str], concurrency: int) -> float:
-    """Sentences per second with `concurrency` callers each sending one sentence at a time."""
-    chunks = [sentences[index::concurrency] for index in range(concurrency)]
-
-    def caller(chunk: Sequence[str]) -> int:
-        with httpx.Client(base_url=server.url, timeout=120) as client:
-            for sentence in chunk:
-                client.post("/predict", json={"sentence": sentence}).raise_for_status()
-        return len(chunk)
-
-    began = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        done = sum(pool.map(caller, chunks))
-    return done / (time.perf_counter() - began)
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_post.lua"
 
 
-def tree_rss_peak_mb(pid: int) -> float:
-    """Peak resident memory (VmHWM) summed over a process and its children, in MB."""
-    total = 0
-    for task in [pid, *_children(pid)]:
-        try:
-            for line in Path(f"/proc/{task}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+def throughput(server: Server, sentences: Sequence[str], concurrency: int, seconds: float = 10.0) -> float:
+    """Sentences per second with `concurrency` connections, each sending one sentence per
+    request and the next as soon as the answer is in. Uses wrk (a C load generator, so the
+    two cores go to the server, not the client) when installed, else an asyncio client."""
+    if shutil.which("wrk"):
+        return _wrk_throughput(server, sentences, concurrency, seconds)
+    return _python_throughput(server, sentences, concurrency)
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        found += [int(child), *_children(int(child))]
-    return found
+def _wrk_throughput(server: Server, sentences: Sequence[str], concurrency: int, seconds: float) -> float:
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as bodies:
+        for sentence in sentences:
+            bodies.write(json.dumps({"sentence": sentence}) + "\n")
+    try:
+        result = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{seconds:.0f}s",
+                "--timeout",
+                "60s",
+                "-s",
+                str(WRK_SCRIPT),
+                server.url,
+            ],
+            env={**os.environ, "BODIES": bodies.name},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(bodies.name)
+    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
+        raise RuntimeError(f"wrk saw failed requests:\n{result.stdout}")
+    match = re.search(r"Requests/sec:\s+([0-9.]+)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}")
+    return float(match.group(1))
+
+
+def _python_throughput(server: Server, sentences: Sequence[str], concurrency: int) -> float:
+    async def run() -> float:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for sentence in sentences:
+            queue.put_nowait(sentence)
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(base_url=server.url, timeout=120, limits=limits) as client:
+
+            async def caller() -> None:
+                while not queue.empty():
+                    reply = await client.post("/predict", json={"sentence": queue.get_nowait()})
+                    reply.raise_for_status()
+
+            began = time.perf_counter()
+            await asyncio.gather(*(caller() for _ in range(concurrency)))
+            return len(sentences) / (time.perf_counter() - began)
+
+    return asyncio.run(run())
+
+
+def worker_peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of the process that serves, in MB: the worker when `pid`
+    is a pre-forking master (gunicorn), else `pid` itself."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    serving = [int(child) for child in children] or [pid]
+    return max(_vm_hwm_kb(task) for task in serving) / 1024
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values)

