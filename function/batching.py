@@ -31,6 +31,7 @@ Forward = Callable[[Sequence[ModelInput]], np.ndarray]
 class _Request:
     inputs: Sequence[ModelInput]
     future: Future[np.ndarray]
+    isolated: bool = False
     results: list[np.ndarray | None] = field(init=False)
     remaining: int = field(init=False)
 
@@ -67,9 +68,15 @@ class MicroBatcher:
     def pending(self) -> int:
         return len(self._queue)
 
-    def submit(self, inputs: Sequence[ModelInput]) -> Future[np.ndarray]:
-        """Queue one request's inputs; the future holds their probabilities, in order."""
-        request = _Request(inputs, Future())
+    def submit(self, inputs: Sequence[ModelInput], *, isolated: bool = False) -> Future[np.ndarray]:
+        """Queue one request's inputs; the future holds their probabilities, in order.
+
+        An `isolated` request never shares a pass with another request's inputs, so the same
+        inputs always run in the same passes and give the same bits: int8 activations are
+        quantized per pass, and even fp32 sums differ in the last digits with the padded
+        shape. Event messages use it, so a redelivered message yields the same result body.
+        """
+        request = _Request(inputs, Future(), isolated)
         if not inputs:
             request.future.set_result(np.zeros((0, 0), dtype=np.float32))
             return request.future
@@ -118,7 +125,11 @@ class MicroBatcher:
             while self._queue and len(taken) < limits.max_items:
                 request, index, _ = self._queue[0]
                 length = len(request.inputs[index].ids)
-                if taken and tokens + length > limits.max_tokens:
+                if taken and (
+                    tokens + length > limits.max_tokens or request.isolated != taken[0][0].isolated
+                ):
+                    break
+                if taken and request.isolated and request is not taken[0][0]:
                     break
                 self._queue.popleft()
                 taken.append((request, index))

@@ -49,6 +49,16 @@ class Prediction:
     marked: bool
     windowed: bool
 
+    def as_dict(self) -> dict[str, object]:
+        """The wire form, the same in HTTP answers and in result messages."""
+        return {
+            "label": self.label,
+            "score": self.score,
+            "scores": self.scores,
+            "marked": self.marked,
+            "windowed": self.windowed,
+        }
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -157,8 +167,11 @@ class AssertionClassifier:
         probabilities = await asyncio.wrap_future(self._batcher.submit(prepared.inputs))
         return self._predictions(prepared, probabilities)
 
-    def infer_blocking(self, prepared: Prepared) -> list[Prediction]:
-        return self._predictions(prepared, self._batcher.submit(prepared.inputs).result())
+    def infer_blocking(self, prepared: Prepared, *, isolated: bool = False) -> list[Prediction]:
+        """`isolated`: run in passes of its own, so the same request always gives the same
+        bits (see `MicroBatcher.submit`)."""
+        future = self._batcher.submit(prepared.inputs, isolated=isolated)
+        return self._predictions(prepared, future.result())
 
     def classify(self, items: Sequence[MarkedText], where: Sequence[str]) -> list[Prediction]:
         return self.infer_blocking(self.prepare(items, where))

@@ -61,16 +61,6 @@ BODY_FIELDS = {
 }
 
 
-def prediction_json(prediction: Prediction) -> dict[str, Any]:
-    return {
-        "label": prediction.label,
-        "score": prediction.score,
-        "scores": prediction.scores,
-        "marked": prediction.marked,
-        "windowed": prediction.windowed,
-    }
-
-
 def create_app(state: ServiceState) -> FastAPI:
     settings = state.settings
     app = FastAPI(
@@ -132,7 +122,7 @@ def create_app(state: ServiceState) -> FastAPI:
         )
         predictions = await classifier.infer(prepared)
         record(request, predictions)
-        return {**prediction_json(predictions[0]), "model": classifier.info.as_dict()}
+        return {**predictions[0].as_dict(), "model": classifier.info.as_dict()}
 
     @app.post("/predict/batch", response_model=BatchResponse)
     async def predict_batch(body: BatchRequest, request: Request) -> Any:
@@ -148,7 +138,7 @@ def create_app(state: ServiceState) -> FastAPI:
         predictions = await classifier.infer(prepared)
         record(request, predictions)
         return {
-            "predictions": [prediction_json(prediction) for prediction in predictions],
+            "predictions": [prediction.as_dict() for prediction in predictions],
             "model": classifier.info.as_dict(),
         }
 
@@ -163,7 +153,7 @@ def create_app(state: ServiceState) -> FastAPI:
         record(request, predictions)
         return {
             "predictions": [
-                {"start": start, "end": end, **prediction_json(prediction)}
+                {"start": start, "end": end, **prediction.as_dict()}
                 for (start, end), prediction in zip(spans, predictions, strict=True)
             ],
             "model": classifier.info.as_dict(),
