@@ -14,10 +14,11 @@ export PYTHONPATH := $(CURDIR)
 # Checkers kept out of the runtime venv (their pins clash with ours): found when installed.
 export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
-.PHONY: help venv tools bake serve serve-demo demo-model test bench lint format lock tf-check clean
+.PHONY: help venv tools bake serve serve-pubsub serve-demo demo-model test bench lint format lock tf-check clean
 
 help:
 	@echo "make serve       serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
+	@echo "make serve-pubsub the Pub/Sub CloudEvent target on PORT (needs GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, ERRORS_TOPIC)"
 	@echo "make serve-demo  serve a small random-weight demo model (no hub access needed)"
 	@echo "make test        run the test suite"
 	@echo "make bench       measure cold start, latency, throughput and memory (bench/results.md)"
@@ -51,6 +52,13 @@ bake: venv
 serve: venv $(if $(MODEL_DIR),,bake)
 	MODEL_DIR=$(or $(MODEL_DIR),$(BAKED_DIR)) WORKERS=1 $(BIN)/functions-framework \
 		--source function/main.py --target predict_http --asgi --port $(PORT)
+
+# The CloudEvent target runs on Functions Framework's Flask stack (no --asgi): only that
+# stack turns a push subscription's plain envelope into a CloudEvent. With
+# PUBSUB_EMULATOR_HOST set, results go to the emulator.
+serve-pubsub: venv $(if $(MODEL_DIR),,bake)
+	MODEL_DIR=$(or $(MODEL_DIR),$(BAKED_DIR)) WORKERS=1 $(BIN)/functions-framework \
+		--source function/main.py --target predict_pubsub --signature-type cloudevent --port $(PORT)
 
 demo-model: venv
 	test -f $(DEMO_DIR)/source/config.json || $(BIN)/python -c "from pathlib import Path; \

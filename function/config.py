@@ -16,6 +16,8 @@ from function.batching import BatchLimits
 from function.cpus import available_cpus
 
 _SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
+# Pub/Sub topic ids: 3-255 characters, a letter first (projects/P/topics/T also accepted).
+_TOPIC = re.compile(r"^(projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]/topics/)?[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
@@ -46,6 +48,10 @@ class Settings:
     batch_wait_ms: float = 2.0
     queue_max_items: int = 2048
     verify_checksums: bool = False
+    results_topic: str = ""
+    errors_topic: str = ""
+    results_queue_url: str = ""
+    errors_queue_url: str = ""
 
     @property
     def auth_enabled(self) -> bool:
@@ -77,6 +83,10 @@ class Settings:
             batch_wait_ms=reader.number("BATCH_WAIT_MS", 2.0, 0.0, 1000.0),
             queue_max_items=reader.integer("QUEUE_MAX_ITEMS", 2048, 1, 1 << 20),
             verify_checksums=reader.boolean("VERIFY_CHECKSUMS", False),
+            results_topic=reader.topic("RESULTS_TOPIC"),
+            errors_topic=reader.topic("ERRORS_TOPIC"),
+            results_queue_url=reader.text("RESULTS_QUEUE_URL", ""),
+            errors_queue_url=reader.text("ERRORS_QUEUE_URL", ""),
         )
         if settings.queue_max_items < settings.max_batch_size:
             reader.problems.append(
@@ -158,6 +168,12 @@ class _Reader:
             return False
         self.problems.append(f"{name}={raw!r} is not true or false")
         return default
+
+    def topic(self, name: str) -> str:
+        value = self.text(name, "")
+        if value and not _TOPIC.fullmatch(value):
+            self.problems.append(f"{name}={value!r} is neither a topic id nor projects/PROJECT/topics/TOPIC")
+        return value
 
     def key_list(self, name: str) -> tuple[str, ...]:
         keys = tuple(key.strip() for key in self.env.get(name, "").split(",") if key.strip())

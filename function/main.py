@@ -1,17 +1,28 @@
 """Functions Framework entry points (Cloud Run).
 
     functions-framework --source function/main.py --target predict_http --asgi --port $PORT
+    functions-framework --source function/main.py --target predict_pubsub \
+        --signature-type cloudevent --port $PORT
 
-Functions Framework mounts ONE function on every path. In its ASGI mode that function gets
-the Starlette request; returning a response object that hands the untouched ASGI call to
-the FastAPI app makes the function the whole HTTP surface: every route, validation, auth,
-errors and /docs, exactly as on Lambda. This module is imported once, when the server
-starts, by gunicorn's master: it checks the configuration and the model folder there, and
-the worker loads the model right after gunicorn forks it (see `function.service`).
+`predict_http` is the HTTP API. Functions Framework mounts ONE function on every path; in
+its ASGI mode that function gets the Starlette request, and returning a response object that
+hands the untouched ASGI call to the FastAPI app makes the function the whole HTTP surface:
+every route, validation, auth, errors and /docs, exactly as on Lambda.
+
+`predict_pubsub` takes Pub/Sub messages (see `function.events.pubsub`); it is served by
+Functions Framework's Flask stack (no --asgi), the one that also accepts the plain envelope
+of a push subscription.
+
+This module is imported once, when the server starts, by gunicorn's master: it checks the
+configuration and the model folder there, and the worker loads the model right after
+gunicorn forks it (see `function.service`).
 """
 
 from __future__ import annotations
 
+import os
+
+import functions_framework
 import functions_framework.aio
 
 # Imported here, in gunicorn's master, so the forked worker starts with them instead of
@@ -20,15 +31,21 @@ import uvicorn.lifespan.on
 import uvicorn.loops.auto
 import uvicorn.protocols.http.auto  # noqa: F401
 import uvicorn_worker  # noqa: F401
+from cloudevents.http import CloudEvent
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from function.api.app import create_app
-from function.service import start_service
+from function.events import pubsub
+from function.service import refuse, start_service
 
 service = start_service(load_after_fork=True)
 app = create_app(service)
+pubsub_messages = pubsub.pubsub_processor(service.settings, service.require_classifier)
+# Functions Framework names the target it serves before importing this module.
+if os.environ.get("FUNCTION_TARGET") == "predict_pubsub" and pubsub.missing_configuration(service.settings):
+    raise refuse(f"predict_pubsub needs {', '.join(pubsub.missing_configuration(service.settings))}")
 
 
 class _ServeApp(Response):
@@ -44,3 +61,9 @@ class _ServeApp(Response):
 @functions_framework.aio.http
 async def predict_http(request: Request) -> Response:
     return _ServeApp()
+
+
+@functions_framework.cloud_event
+def predict_pubsub(cloud_event: CloudEvent) -> None:
+    """Returning acknowledges the message; `RetryLater` (raised) has Pub/Sub redeliver it."""
+    pubsub_messages.handle(pubsub.envelope(cloud_event))

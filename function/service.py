@@ -59,7 +59,8 @@ class ServiceState:
         return self.classifier if self.classifier is not None else self.load()
 
 
-def _refuse(error: Exception) -> StartupError:
+def refuse(error: Exception | str) -> StartupError:
+    """Log why the process will not start, and the exception that stops it."""
     log.critical("refusing to start: %s", error)
     return StartupError(f"refusing to start: {error}")
 
@@ -69,7 +70,7 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
         settings = settings or Settings.from_env()
     except ConfigError as error:
         configure_logging()
-        raise _refuse(error) from None
+        raise refuse(error) from None
     configure_logging(settings.log_level)
     if os.environ.get("WORKERS", "1") != "1":
         log.warning("WORKERS=%s: every worker competes for the same CPUs; 1 is faster", os.environ["WORKERS"])
@@ -78,7 +79,7 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
         folder = ModelFolder.open(settings.model_dir, verify_checksums=settings.verify_checksums)
         folder.select(settings.backend, settings.precision, verify_checksums=settings.verify_checksums)
     except (ModelFolderError, KeySourceError) as error:
-        raise _refuse(error) from None
+        raise refuse(error) from None
     state = ServiceState(settings, keys, loader=lambda: _load_model(settings, len(keys)))
     if load_after_fork:
         os.register_at_fork(after_in_child=lambda: _load_in_worker(state))
@@ -86,7 +87,7 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
         try:
             state.load()
         except ModelFolderError as error:
-            raise _refuse(error) from None
+            raise refuse(error) from None
     return state
 
 
