@@ -1,0 +1,149 @@
+"""The message contract, in-process, one failure class at a time. The sink records what a
+transport would publish (and can be told to fail like one); Pub/Sub and SQS themselves are
+exercised end to end in test_pubsub.py and test_sqs.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from function.classifier import AssertionClassifier
+from function.config import Settings
+from function.errors import ModelNotReady
+from function.messages import Envelope, RetryLater, processor_for
+
+SENTENCE = "Patient denies [entity] chest pain [entity]."
+
+
+class RecordingSink:
+    """Stands in for a transport client (the edge this file does not reach)."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[bytes, dict]] = []
+        self.errors: list[tuple[bytes, dict]] = []
+        self.fail_results = self.fail_errors = False
+
+    def publish_result(self, body: bytes, attributes: dict) -> None:
+        if self.fail_results:
+            raise ConnectionError("results topic unreachable")
+        self.results.append((body, attributes))
+
+    def publish_error(self, body: bytes, attributes: dict) -> None:
+        if self.fail_errors:
+            raise ConnectionError("errors topic unreachable")
+        self.errors.append((body, attributes))
+
+
+@pytest.fixture(scope="module")
+def classifier(baked_model: Path):
+    loaded = AssertionClassifier.load(baked_model, backend="onnx", precision="int8")
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture
+def sink() -> RecordingSink:
+    return RecordingSink()
+
+
+@pytest.fixture
+def processor(classifier: AssertionClassifier, sink: RecordingSink):
+    settings = Settings(max_batch_size=5, max_body_bytes=2048)
+    return processor_for(settings, lambda: classifier, lambda: sink, "test")
+
+
+def message(body: object, message_id: str = "m-1", **attributes: str) -> Envelope:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Envelope(message_id, data, attributes)
+
+
+def test_a_single_item_gets_a_result_with_a_default_id(processor, sink: RecordingSink) -> None:
+    outcome = processor.handle(message({"sentence": SENTENCE}, "m-7"))
+    assert outcome.status == "published" and outcome.item_count == 1
+    ((body, attributes),) = sink.results
+    result = json.loads(body)
+    assert attributes == {"source_message_id": "m-7"}
+    assert result["source_message_id"] == "m-7"
+    assert [item["id"] for item in result["items"]] == ["m-7:0"]
+    assert result["model"]["precision"] == "int8"
+    assert set(result["items"][0]["predictions"][0]["scores"]) == {"PRESENT", "ABSENT", "POSSIBLE"}
+
+
+def test_a_list_mixes_sentences_and_spans_and_keeps_caller_ids(processor, sink: RecordingSink) -> None:
+    body = [
+        {"id": "note-1/s3", "sentence": SENTENCE},
+        {
+            "id": "note-1/s4",
+            "text": "No fever, possible rash.",
+            "entities": [{"start": 3, "end": 8}, {"start": 19, "end": 23}],
+        },
+    ]
+    processor.handle(message(body))
+    result = json.loads(sink.results[0][0])
+    assert [item["id"] for item in result["items"]] == ["note-1/s3", "note-1/s4"]
+    spans = result["items"][1]["predictions"]
+    assert [(p["start"], p["end"]) for p in spans] == [(3, 8), (19, 23)]
+
+
+def test_the_same_message_twice_yields_the_same_body(processor, sink: RecordingSink) -> None:
+    body = [{"sentence": SENTENCE}, {"text": "Possible pneumonia.", "entities": [{"start": 9, "end": 18}]}]
+    processor.handle(message(body, "m-dup"))
+    processor.handle(message(body, "m-dup"))
+    assert sink.results[0] == sink.results[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"not json at all", "not_json"),
+        (b"\xff\xfe{}", "not_json"),
+        (b"42", "wrong_shape"),
+        (b"[]", "empty_message"),
+        (b'[{"sentence": "a [entity] b [entity]"}, 7]', "wrong_shape"),
+        (b'{"sentence": "no markers here"}', "unmarked_sentence"),
+        (b'{"sentence": "x", "text": "y"}', "wrong_shape"),
+        (b'{"sentence": "a [entity] b [entity]", "note": "n"}', "wrong_shape"),
+        (b'{"text": "No fever.", "entities": [{"start": 3, "end": 80}]}', "span_out_of_range"),
+        (b'{"text": "No fever.", "entities": [{"start": true, "end": 8}]}', "wrong_shape"),
+        (b'{"text": "No fever.", "entities": []}', "empty_batch"),
+        (b'{"id": 5, "sentence": "a [entity] b [entity]"}', "wrong_shape"),
+        (json.dumps([{"sentence": SENTENCE}] * 6).encode(), "too_many_items"),
+        (json.dumps({"sentence": SENTENCE + " x" * 2000}).encode(), "too_large"),
+    ],
+)
+def test_a_message_that_can_never_succeed_is_parked_whole_and_acknowledged(
+    processor, sink: RecordingSink, data: bytes, code: str
+) -> None:
+    outcome = processor.handle(message(data, "m-bad", origin="ner-step"))
+    assert outcome.status == "rejected" and outcome.error_code == code
+    assert sink.results == []
+    ((body, attributes),) = sink.errors
+    assert body == data  # the original payload, byte for byte
+    assert attributes["error_code"] == code and attributes["source_message_id"] == "m-bad"
+    assert attributes["origin"] == "ner-step"  # the caller's attributes travel with it
+    assert "no markers here" not in attributes["error_message"]
+
+
+def test_a_failed_results_publish_is_not_acknowledged(processor, sink: RecordingSink) -> None:
+    sink.fail_results = True
+    with pytest.raises(RetryLater):
+        processor.handle(message({"sentence": SENTENCE}))
+    assert sink.errors == []  # a retryable failure is not a rejection
+
+
+def test_a_failed_errors_publish_is_not_acknowledged(processor, sink: RecordingSink) -> None:
+    sink.fail_errors = True
+    with pytest.raises(RetryLater):
+        processor.handle(message(b"not json"))
+
+
+def test_a_model_not_ready_is_not_acknowledged(sink: RecordingSink) -> None:
+    def not_ready():
+        raise ModelNotReady("loading")
+
+    processor = processor_for(Settings(), not_ready, lambda: sink, "test")
+    with pytest.raises(RetryLater):
+        processor.handle(message({"sentence": SENTENCE}))
+    assert sink.results == sink.errors == []

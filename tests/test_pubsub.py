@@ -1,0 +1,278 @@
+"""Pub/Sub end to end on the real emulator: a push subscription delivering to the function
+served by Functions Framework, results and errors topics read back with pull subscriptions.
+Nothing may be lost: every valid message has its result (duplicates only with the same
+body), every malformed one is on the errors topic with its original payload, also across a
+SIGTERM and a restart in the middle of the stream."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.models import calibration_sentences, negex_rows
+from tests.support.pubsub_emulator import PubSubEmulator, emulator_missing
+from tests.support.servers import free_port, pubsub_server
+
+PROJECT = "test-project"
+LIMITS = {"MAX_BATCH_SIZE": "5", "MAX_BODY_BYTES": "4096"}
+
+pytestmark = pytest.mark.skipif(emulator_missing() is not None, reason=str(emulator_missing()))
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory):
+    started = PubSubEmulator(tmp_path_factory.mktemp("emulator") / "emulator.log")
+    yield started
+    started.stop()
+
+
+class World:
+    """Topics and subscriptions of one test, named uniquely, on the emulator."""
+
+    def __init__(self, emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
+        from google.cloud import pubsub_v1
+
+        self.publisher = pubsub_v1.PublisherClient()
+        self.subscriber = pubsub_v1.SubscriberClient()
+        tag = uuid.uuid4().hex[:8]
+        self.topics = {
+            name: f"projects/{PROJECT}/topics/{name}-{tag}" for name in ("requests", "results", "errors")
+        }
+        self.pulls = {
+            name: f"projects/{PROJECT}/subscriptions/{name}-pull-{tag}" for name in ("results", "errors")
+        }
+        self.push = f"projects/{PROJECT}/subscriptions/push-{tag}"
+        for topic in self.topics.values():
+            self.publisher.create_topic(name=topic)
+        for name, subscription in self.pulls.items():
+            self.subscriber.create_subscription(name=subscription, topic=self.topics[name])
+
+    def env(self, emulator: PubSubEmulator, baked_model: Path) -> dict[str, str]:
+        return {
+            "MODEL_DIR": str(baked_model),
+            "GOOGLE_CLOUD_PROJECT": PROJECT,
+            "RESULTS_TOPIC": self.topics["results"].rsplit("/", 1)[1],  # a topic id
+            "ERRORS_TOPIC": self.topics["errors"],  # a full name
+            "PUBSUB_EMULATOR_HOST": emulator.host,
+            **LIMITS,
+        }
+
+    def push_to(self, url: str) -> None:
+        self.subscriber.create_subscription(
+            request={
+                "name": self.push,
+                "topic": self.topics["requests"],
+                "push_config": {"push_endpoint": url},
+                "ack_deadline_seconds": 20,
+                "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 5}},
+            }
+        )
+
+    def publish(self, payloads: list[bytes]) -> list[str]:
+        futures = [self.publisher.publish(self.topics["requests"], data, origin="test") for data in payloads]
+        return [future.result(30) for future in futures]
+
+    def drain(self, name: str, into: dict[str, list]) -> int:
+        response = self.subscriber.pull(subscription=self.pulls[name], max_messages=500, timeout=10)
+        if not response.received_messages:
+            return 0
+        for received in response.received_messages:
+            attributes = dict(received.message.attributes)
+            into[attributes["source_message_id"]].append((received.message.data, attributes))
+        self.subscriber.acknowledge(
+            subscription=self.pulls[name], ack_ids=[r.ack_id for r in response.received_messages]
+        )
+        return len(response.received_messages)
+
+    def collect(self, expected: int, results: dict, errors: dict, timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        while len(results) + len(errors) < expected and time.monotonic() < deadline:
+            if not (self.drain("results", results) + self.drain("errors", errors)):
+                time.sleep(0.5)
+
+
+def valid_payloads(count: int) -> list[tuple[bytes, list[str]]]:
+    """(payload, item ids or None for default ids) of every valid kind."""
+    sentences = [s for s in calibration_sentences() if len(s) < 300]
+    rows = [r for r in negex_rows() if len(r["text"]) < 400] or [
+        {"text": "No fever, possible rash.", "start": 3, "end": 8}
+    ]
+    out = []
+    for n in range(count):
+        kind = n % 3
+        if kind == 0:
+            out.append(({"id": f"s-{n}", "sentence": sentences[n % len(sentences)]}, [f"s-{n}"]))
+        elif kind == 1:
+            out.append(([{"sentence": sentences[(n + k) % len(sentences)]} for k in range(1 + n % 3)], None))
+        else:
+            row = rows[n % len(rows)]
+            out.append(
+                (
+                    {
+                        "id": f"t-{n}",
+                        "text": row["text"],
+                        "entities": [{"start": row["start"], "end": row["end"]}],
+                    },
+                    [f"t-{n}"],
+                )
+            )
+    return [(json.dumps(body).encode(), ids) for body, ids in out]
+
+
+MALFORMED = [
+    (b"not json", "not_json"),
+    (b"\x00\x01binary", "not_json"),
+    (b'"a string"', "wrong_shape"),
+    (b"[]", "empty_message"),
+    (b'{"sentence": "Patient denies chest pain."}', "unmarked_sentence"),
+    (b'{"sentence": "Denies [entity] pain."}', "marker_count"),
+    (b'{"text": "No fever.", "entities": [{"start": 3, "end": 99}]}', "span_out_of_range"),
+    (b'{"text": "No fever.", "entities": [{"start": "3", "end": 8}]}', "wrong_shape"),
+    (json.dumps([{"sentence": "Denies [entity] pain [entity]."}] * 6).encode(), "too_many_items"),
+    (json.dumps({"sentence": "Denies [entity] pain [entity]. " + "x" * 5000}).encode(), "too_large"),
+]
+
+
+def check(
+    valid: dict[str, list[str] | None],
+    sizes: dict[str, int],
+    malformed: dict[str, tuple[bytes, str]],
+    results: dict,
+    errors: dict,
+) -> None:
+    missing = [m for m in valid if m not in results] + [m for m in malformed if m not in errors]
+    assert not missing, f"{len(missing)} messages have no outcome"
+    for message_id, ids in valid.items():
+        bodies = {data for data, _ in results[message_id]}
+        assert len(bodies) == 1, "a redelivered message must give the same body"
+        body = json.loads(bodies.pop())
+        assert body["source_message_id"] == message_id
+        got = [item["id"] for item in body["items"]]
+        assert got == (ids or [f"{message_id}:{n}" for n in range(sizes[message_id])])
+        assert all(len(item["predictions"]) == 1 for item in body["items"])
+        assert message_id not in errors
+    for message_id, (payload, code) in malformed.items():
+        (data, attributes), *_ = errors[message_id]
+        assert data == payload and attributes["error_code"] == code and attributes["origin"] == "test"
+        assert message_id not in results
+
+
+@pytest.fixture
+def world(emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(emulator, monkeypatch)
+
+
+@pytest.fixture
+def served(world: World, emulator: PubSubEmulator, baked_model: Path, tmp_path: Path):
+    """The function serving this test's topics, ready to take pushes."""
+    server = pubsub_server(world.env(emulator, baked_model), tmp_path / "ff.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def expectations(ids: list[str], valid: list[tuple[bytes, list[str] | None]]) -> tuple[dict, dict]:
+    """Per message id: the item ids its result must carry (None: defaults), and its size."""
+    pairs = list(zip(ids, valid, strict=False))
+    return (
+        {mid: item_ids for mid, (_, item_ids) in pairs},
+        {mid: len(json.loads(data)) if data.startswith(b"[") else 1 for mid, (data, _) in pairs},
+    )
+
+
+def test_every_message_ends_on_the_results_or_the_errors_topic(world: World, served) -> None:
+    world.push_to(served.url + "/")
+    valid = valid_payloads(300)
+    bad = MALFORMED * 3  # 30 malformed messages
+    ids = world.publish([data for data, _ in valid] + [data for data, _ in bad])
+    expected_valid, sizes = expectations(ids, valid)
+    expected_bad = dict(zip(ids[len(valid) :], bad, strict=True))
+    results, errors = defaultdict(list), defaultdict(list)
+    world.collect(len(ids), results, errors)
+    check(expected_valid, sizes, expected_bad, results, errors)
+    logs = served.logs()
+    assert logs.count('"outcome": "published"') >= 300 and logs.count('"outcome": "rejected"') >= 30
+    for data, _ in valid[:50]:
+        for item in json.loads(data) if data.startswith(b"[") else [json.loads(data)]:
+            assert (item.get("sentence") or item["text"]) not in logs  # message ids, never text
+
+
+def test_nothing_is_lost_across_a_sigterm_and_a_restart(
+    world: World, emulator: PubSubEmulator, baked_model: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = world.env(emulator, baked_model)
+    first = pubsub_server(env, tmp_path / "first.log", port)
+    first.wait_ready()
+    world.push_to(first.url + "/")
+    sentences = [s for s in calibration_sentences() if len(s) < 300]
+    # Five sentences a message: enough work that the stream is still flowing at the SIGTERM.
+    valid = [
+        (json.dumps([{"sentence": sentences[(n + k) % len(sentences)]} for k in range(5)]).encode(), None)
+        for n in range(300)
+    ]
+    ids = world.publish([data for data, _ in valid[:280]])
+    results, errors = defaultdict(list), defaultdict(list)
+    world.collect(1, results, errors, timeout=120)  # the stream is flowing
+    first.process.send_signal(signal.SIGTERM)
+    assert first.process.wait(60) == 0  # gunicorn drains in-flight deliveries, then exits 0
+    first.stop()
+    # Published while nothing listens: every push fails until the restart. (Few: after
+    # failures Pub/Sub slows its pushes down, and recovers over minutes, not seconds.)
+    ids += world.publish([data for data, _ in valid[280:]])
+    time.sleep(2)
+    second = pubsub_server(env, tmp_path / "second.log", port)
+    try:
+        second.wait_ready()
+        world.collect(len(ids), results, errors)
+    finally:
+        second.stop()
+    expected, sizes = expectations(ids, valid)
+    check(expected, sizes, {}, results, errors)
+    assert '"outcome": "published"' in second.logs()  # the restart had work left to do
+
+
+def test_an_eventarc_binary_cloudevent_is_taken_too(world: World, served) -> None:
+    import base64
+
+    payload = json.dumps({"id": "eventarc-1", "sentence": "Denies [entity] fever [entity]."}).encode()
+    body = {
+        "message": {
+            "data": base64.b64encode(payload).decode(),
+            "messageId": "ea-42",
+            "attributes": {"origin": "test"},
+            "publishTime": "2026-11-26T00:00:00Z",
+        },
+        "subscription": "projects/test-project/subscriptions/eventarc",
+    }
+    headers = {
+        "ce-id": "ea-42",
+        "ce-specversion": "1.0",
+        "ce-type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "ce-source": f"//pubsub.googleapis.com/{world.topics['requests']}",
+        "Content-Type": "application/json",
+    }
+    assert httpx.post(served.url + "/", json=body, headers=headers, timeout=30).status_code == 200
+    results, errors = defaultdict(list), defaultdict(list)
+    world.collect(1, results, errors, timeout=60)
+    ((data, attributes),) = results["ea-42"]
+    assert json.loads(data)["items"][0]["id"] == "eventarc-1" and attributes == {"source_message_id": "ea-42"}
+
+
+def test_serving_pubsub_without_its_topics_refuses_to_start(baked_model: Path, tmp_path: Path) -> None:
+    server = pubsub_server(
+        {"MODEL_DIR": str(baked_model), "GOOGLE_CLOUD_PROJECT": PROJECT}, tmp_path / "ff.log"
+    )
+    assert server.process.wait(60) != 0
+    server.stop()
+    assert "predict_pubsub needs RESULTS_TOPIC, ERRORS_TOPIC" in server.logs()

@@ -1,0 +1,159 @@
+"""SQS on Lambda: the handler process (as Lambda runs it) takes real SQS event batches and
+sends results and rejected messages with boto3. SQS itself cannot be reached from here and
+has no emulator: moto's server stands in for it, over HTTP (AWS_ENDPOINT_URL_SQS)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import ServedProcess, free_port, lambda_process
+
+moto_server = pytest.importorskip(
+    "moto.server", reason="moto[server] (requirements-dev.txt) is not installed"
+)
+AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+SENTENCE = "Patient denies [entity] chest pain [entity]."
+
+
+@pytest.fixture(scope="module")
+def sqs(monkeypatch_module):
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{server._port}"
+    for name, value in {**AWS, "AWS_ENDPOINT_URL_SQS": url}.items():
+        monkeypatch_module.setenv(name, value)
+    import boto3
+
+    yield url, boto3.client("sqs")
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def queues(sqs):
+    _, client = sqs
+    tag = uuid.uuid4().hex[:8]
+    return {
+        name: client.create_queue(QueueName=f"{name}-{tag}")["QueueUrl"] for name in ("results", "errors")
+    }
+
+
+def start(
+    sqs, queues: dict[str, str], baked_model: Path, log: Path, results_url: str | None = None
+) -> ServedProcess:
+    url, _ = sqs
+    env = {
+        **AWS,
+        "AWS_ENDPOINT_URL_SQS": url,
+        "MODEL_DIR": str(baked_model),
+        "RESULTS_QUEUE_URL": results_url or queues["results"],
+        "ERRORS_QUEUE_URL": queues["errors"],
+        "MAX_BATCH_SIZE": "5",
+    }
+    process = lambda_process(env, log)
+    process.wait_ready()
+    return process
+
+
+def record(body: str, **attributes: str) -> dict:
+    """One record as Lambda's SQS event source mapping delivers it."""
+    return {
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": uuid.uuid4().hex,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764115200000"},
+        "messageAttributes": {
+            k: {"stringValue": v, "dataType": "String", "stringListValues": [], "binaryListValues": []}
+            for k, v in attributes.items()
+        },
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:assertion-requests",
+        "awsRegion": "us-east-1",
+    }
+
+
+def invoke(process: ServedProcess, event: dict) -> dict:
+    reply = httpx.post(process.url + "/2015-03-31/functions/function/invocations", json=event, timeout=60)
+    assert not reply.headers.get("x-amz-function-error"), reply.text
+    return reply.json()
+
+
+def drain(client, queue_url: str) -> dict[str, tuple[str, dict]]:
+    found: dict[str, tuple[str, dict]] = {}
+    while True:
+        batch = client.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        messages = batch.get("Messages", [])
+        if not messages:
+            return found
+        for message in messages:
+            attributes = {k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()}
+            found[attributes["source_message_id"]] = (message["Body"], attributes)
+            client.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_batch_gets_its_results_and_its_rejections(sqs, queues, baked_model: Path, tmp_path: Path) -> None:
+    _, client = sqs
+    process = start(sqs, queues, baked_model, tmp_path / "lambda.log")
+    try:
+        valid = [record(json.dumps({"id": f"r{n}", "sentence": SENTENCE}), origin="test") for n in range(6)]
+        valid.append(record(json.dumps({"text": "No fever.", "entities": [{"start": 3, "end": 8}]})))
+        bad = [
+            record("not json", origin="test"),
+            record(json.dumps({"sentence": "no markers"}), origin="test"),
+        ]
+        response = invoke(process, {"Records": valid + bad})
+    finally:
+        process.stop()
+    assert response == {"batchItemFailures": []}  # every record acknowledged
+    results, errors = drain(client, queues["results"]), drain(client, queues["errors"])
+    assert set(results) == {r["messageId"] for r in valid}
+    body = json.loads(results[valid[0]["messageId"]][0])
+    assert body["items"][0]["id"] == "r0" and body["model"]["backend"] == "onnx"
+    span = json.loads(results[valid[-1]["messageId"]][0])
+    assert (
+        span["items"][0]["id"] == f"{valid[-1]['messageId']}:0"
+        and span["items"][0]["predictions"][0]["end"] == 8
+    )
+    assert set(errors) == {r["messageId"] for r in bad}
+    assert errors[bad[0]["messageId"]][0] == "not json"  # parked whole, as sent
+    assert errors[bad[0]["messageId"]][1]["error_code"] == "not_json"
+    assert errors[bad[1]["messageId"]][1]["error_code"] == "unmarked_sentence"
+    assert errors[bad[1]["messageId"]][1]["origin"] == "test"
+
+
+def test_records_whose_results_cannot_be_sent_are_reported_for_retry(
+    sqs, queues, baked_model: Path, tmp_path: Path
+) -> None:
+    _, client = sqs
+    missing = queues["results"].rsplit("/", 1)[0] + "/no-such-queue"
+    process = start(sqs, queues, baked_model, tmp_path / "lambda.log", results_url=missing)
+    try:
+        valid = [record(json.dumps({"sentence": SENTENCE})) for _ in range(3)]
+        bad = record("{broken")
+        response = invoke(process, {"Records": [*valid, bad]})
+    finally:
+        process.stop()
+    # The valid records come back to be retried; the broken one is parked and acknowledged.
+    assert sorted(f["itemIdentifier"] for f in response["batchItemFailures"]) == sorted(
+        r["messageId"] for r in valid
+    )
+    assert set(drain(client, queues["errors"])) == {bad["messageId"]}
+    assert '"error_code": "results_publish_failed"' in process.logs()
