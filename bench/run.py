@@ -35,6 +35,7 @@ from bench.measure import (
     worker_peak_rss_mb,
 )
 from bench.model import baked_bench_model
+from bench.pubsub import messages_per_second
 from function.model_folder import COMMON_FILES, ModelFolder
 from tests.support.models import calibration_sentences, negex_rows
 
@@ -225,6 +226,7 @@ def write(results: dict) -> None:
         "",
         *ratios,
         "",
+        *pubsub_lines(results.get("pubsub") or []),
         "Cold start: process start to the first 200 from `/predict`, with the page cache warm, and "
         "after dropping it (`/proc/sys/vm/drop_caches`, as root; what the first start after a deploy "
         "sees: every library and weight file read from disk). Peak RSS: the "
@@ -235,11 +237,30 @@ def write(results: dict) -> None:
     (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n")
 
 
+def pubsub_lines(runs: list[dict]) -> list[str]:
+    if not runs:
+        return ["Pub/Sub path: not measured (gcloud's emulator or java absent, or --skip-pubsub).", ""]
+    lines = [
+        "Through Pub/Sub (the real emulator, a push subscription to `predict_pubsub` on onnx int8, results "
+        "pulled back; from the first publish to the last result; the emulator shares the two cores):",
+        "",
+        "| Messages | Sentences each | Messages/s | Sentences/s |",
+        "|---|---|---|---|",
+    ]
+    for run in runs:
+        lines.append(
+            f"| {run['received']} of {run['messages']} | {run['per_message']} | {run['messages_per_s']:.1f} "
+            f"| {run['sentences_per_s']:.1f} |"
+        )
+    return [*lines, ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=100, help="sentences per latency and c=1 run")
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
+    parser.add_argument("--skip-pubsub", action="store_true", help="skip the Pub/Sub emulator measurement")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     baked = baked_bench_model(WORK)
@@ -259,6 +280,12 @@ def main() -> None:
         "flops_per_sentence": encoder_flops(round(results["mean_tokens"])),
     }
     results["variants"] = {v.name: measure(v, texts, args.repeats, args.requests) for v in chosen}
+    if not args.skip_pubsub:
+        results["pubsub"] = [
+            found
+            for count, per_message in ((600, 1), (200, 5))
+            if (found := messages_per_second(baked, texts, count, per_message)) is not None
+        ]
     write(results)
     print((ROOT / "bench" / "results.md").read_text())
 
