@@ -127,3 +127,22 @@ def test_a_file_a_variant_needs_must_be_listed(folder: Path) -> None:
 
 def test_unknown_backend(folder: Path) -> None:
     selection_refused(folder, "tensorflow", "auto", "no servable tensorflow variant")
+
+
+@pytest.mark.parametrize(
+    ("precision", "kept"),
+    [("auto", {"model.int8.onnx"}), ("fp32", {"model.onnx"}), ("all", {"model.int8.onnx", "model.onnx"})],
+)
+def test_trim_keeps_what_the_served_variant_reads(folder: Path, precision: str, kept: set[str]) -> None:
+    from model_bake.trim import trim
+
+    removed = trim(folder, "onnx", precision)
+    common = {"config.json", "tokenizer.json", MANIFEST_NAME}
+    assert {p.name for p in folder.iterdir()} == common | kept
+    assert "model.safetensors" in removed and "vocab.txt" in removed
+    served = ModelFolder.open(folder, verify_checksums=True).select(
+        "onnx", "auto" if precision != "fp32" else "fp32"
+    )
+    assert set(served.files) <= kept
+    with pytest.raises(ModelFolderError):
+        ModelFolder.open(folder).select("torch", "fp32")

@@ -71,6 +71,8 @@ class RequestLogMiddleware:
                 response["error_body"] = bytes(response["error_body"]) + message.get("body", b"")  # type: ignore[arg-type]
             await send(message)
 
+        if log.isEnabledFor(logging.DEBUG):  # the line above is written once answered; this one on arrival
+            log_event(log, logging.DEBUG, f"{scope.get('method')} received", event="request_received")
         escaped: BaseException | None = None
         try:
             await self.app(scope, receive, send_and_watch)

@@ -24,7 +24,13 @@ def load_backend(variant: VariantEntry, folder: ModelFolder, *, threads: int) ->
     if variant.backend == "torch":
         from function.backends.torch_backend import TorchBackend
 
-        return TorchBackend(folder, variant, threads=threads)
+        try:
+            return TorchBackend(folder, variant, threads=threads)
+        except ImportError as error:  # the serving image carries the onnx backend only
+            raise ModelFolderError(
+                f"BACKEND=torch needs torch and transformers, which this installation lacks "
+                f"({error.name}): install requirements.txt, or serve BACKEND=onnx"
+            ) from None
     raise ModelFolderError(f"unknown backend '{variant.backend}'; known: {list(BACKENDS)}")
 
 

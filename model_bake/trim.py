@@ -1,0 +1,58 @@
+"""python -m model_bake.trim DIR --backend onnx [--precision auto]: keep only what serving
+one variant reads.
+
+The folder keeps its manifest (which still lists every variant, with the bake's verdicts)
+and the common files; every other file is removed unless the kept variant reads it:
+`--precision auto` keeps the one PRECISION=auto would serve (the fastest servable), `all`
+keeps every servable variant of the backend. The runtime checks only the files of the
+variant it serves, so a trimmed folder serves that and refuses the others by name. Images
+ship trimmed folders: the int8 graph alone is a quarter of the fp32 one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from function.errors import ModelFolderError
+from function.model_folder import COMMON_FILES, MANIFEST_NAME, ModelFolder
+
+
+def trim(folder_path: Path, backend: str, precision: str = "auto") -> list[str]:
+    """Remove what the kept variant(s) do not need; returns the names removed."""
+    folder = ModelFolder.open(folder_path)
+    if precision == "all":
+        variants = [v for v in folder.manifest.variants.values() if v.backend == backend and v.servable]
+        if not variants:
+            raise ModelFolderError(f"{folder_path} has no servable {backend} variant to keep")
+    else:
+        variants = [folder.select(backend, precision)]
+    keep = {MANIFEST_NAME, *COMMON_FILES, *(name for v in variants for name in v.files)}
+    removed = []
+    for path in sorted(folder_path.iterdir()):
+        if path.is_file() and path.name not in keep:
+            path.unlink()
+            removed.append(path.name)
+    return removed
+
+
+def main(argv: list[str] | None = None) -> int:
+    summary = (__doc__ or "").split("\n\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m model_bake.trim", description=summary)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--backend", choices=("onnx", "torch"), required=True)
+    parser.add_argument("--precision", choices=("auto", "fp32", "int8", "all"), default="auto")
+    args = parser.parse_args(argv)
+    try:
+        removed = trim(args.folder, args.backend, args.precision)
+    except ModelFolderError as error:
+        print(f"model_bake.trim: FAILED: {error}", file=sys.stderr)
+        return 1
+    gone = ", ".join(removed) or "nothing"
+    print(f"model_bake.trim: kept {args.backend} ({args.precision}); removed {gone}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
