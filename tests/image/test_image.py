@@ -1,0 +1,227 @@
+"""The images, built and run here with podman (make image-test): the HTTP image serves the
+contract as a non-root user without compilers and drains in-flight requests on SIGTERM; the
+same image runs the Pub/Sub target; the Lambda image answers a Function URL event and an SQS
+batch through awslambdaric and a local Runtime API. Sizes and start times go to
+.image-test/report.json (the README shows them)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.support.images import base_image, build, build_context, image_size_mb, podman, podman_missing
+from tests.support.lambda_events import build_event
+from tests.support.lambda_runtime_api import RuntimeApi
+from tests.support.models import build_bert_folder
+from tests.support.servers import ROOT, free_port
+
+pytestmark = [
+    pytest.mark.image,
+    pytest.mark.skipif(podman_missing() is not None, reason=str(podman_missing())),
+]
+KEY = "image-test-key-0123456789"
+SENTENCE = "Patient denies [entity] chest pain [entity]."
+REPORT = ROOT / ".image-test" / "report.json"
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    work = tmp_path_factory.mktemp("image")
+    context = build_context(work, build_bert_folder(work / "model-source"))
+    base = base_image(work)
+    tags = {"runtime": f"localhost/assertion:test-{uuid.uuid4().hex[:6]}"}
+    tags["lambda"] = tags["runtime"] + "-lambda"
+    report = {"base_image": base, "build_seconds": {}, "size_mb": {}}
+    for target, tag in tags.items():
+        report["build_seconds"][target] = round(build(context, base, target, tag), 1)
+        report["size_mb"][target] = round(image_size_mb(tag))
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    yield tags
+    for tag in tags.values():
+        podman("rmi", "-f", tag, check=False)
+
+
+def record(**fields: object) -> None:
+    report = json.loads(REPORT.read_text())
+    report.update(fields)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+
+
+class Container:
+    def __init__(self, image: str, env: dict[str, str], *args: str) -> None:
+        self.port = free_port()
+        flags = [f"--env={k}={v}" for k, v in {"PORT": str(self.port), **env}.items()]
+        self.started = time.perf_counter()
+        self.id = podman("run", "-d", "--network", "host", *flags, *args, image).stdout.strip()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def first_answer(self, timeout: float = 120) -> float:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            try:
+                reply = httpx.post(
+                    f"{self.url}/predict", json={"sentence": SENTENCE}, headers={"X-API-Key": KEY}
+                )
+                if reply.status_code == 200:
+                    return time.perf_counter() - self.started
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise TimeoutError(self.logs())
+
+    def logs(self) -> str:
+        result = podman("logs", self.id, check=False)
+        return result.stdout + result.stderr
+
+    def exec(self, *command: str) -> str:
+        return podman("exec", self.id, *command, check=False).stdout
+
+    def exit_code(self, timeout: float = 60) -> int:
+        return int(podman("wait", self.id, timeout=timeout).stdout.strip())
+
+    def remove(self) -> None:
+        podman("rm", "-f", self.id, check=False)
+
+
+@pytest.fixture
+def http(images: dict[str, str]):
+    container = Container(images["runtime"], {"API_KEYS": KEY})
+    yield container
+    container.remove()
+
+
+def test_the_http_image_serves_the_contract(http: Container) -> None:
+    record(container_start_to_first_predict_s=round(http.first_answer(), 2))
+    auth = {"X-API-Key": KEY}
+    health = httpx.get(f"{http.url}/health").json()
+    assert health["model"]["backend"] == "onnx" and health["model"]["precision"] == "int8"
+    assert httpx.post(f"{http.url}/predict", json={"sentence": SENTENCE}, headers=auth).json()["label"]
+    batch = httpx.post(f"{http.url}/predict/batch", json={"sentences": [SENTENCE] * 3}, headers=auth).json()
+    assert len(batch["predictions"]) == 3
+    spans = {"text": "No fever, possible rash.", "entities": [{"start": 3, "end": 8}]}
+    assert (
+        httpx.post(f"{http.url}/predict/spans", json=spans, headers=auth).json()["predictions"][0]["start"]
+        == 3
+    )
+    refused = httpx.post(f"{http.url}/predict", json={"sentence": SENTENCE})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+
+
+def test_the_http_image_runs_as_a_user_without_compilers(http: Container) -> None:
+    http.first_answer()
+    assert http.exec("id", "-u").strip() not in ("", "0")
+    assert http.exec("sh", "-c", "command -v gcc cc g++ clang || echo none").strip() == "none"
+    # Only what the served variant reads: no torch weights, no fp32 graph, no vocab.txt.
+    listing = http.exec("sh", "-c", "ls /app/model").split()
+    assert listing == ["config.json", "manifest.json", "model.int8.onnx", "tokenizer.json"]
+    assert (
+        http.exec("python", "-c", "import importlib.util as u; print(u.find_spec('torch'))").strip() == "None"
+    )
+    assert podman("healthcheck", "run", http.id, check=False).returncode == 0
+
+
+def test_sigterm_answers_every_accepted_request_and_exits_0(images: dict[str, str]) -> None:
+    """A request the function received (it logs one line per request) is answered before the
+    process exits. A connection still waiting in the kernel's queue when the listener closes
+    is reset unread: no prediction was made for it, and the caller retries it elsewhere, as
+    Cloud Run stops routing to an instance before it sends SIGTERM."""
+    container = Container(images["runtime"], {"API_KEYS": KEY, "LOG_LEVEL": "DEBUG"})
+    try:
+        container.first_answer()
+        body = {"sentences": [SENTENCE] * 20}
+
+        def call(_: int) -> str:
+            try:
+                reply = httpx.post(
+                    f"{container.url}/predict/batch", json=body, headers={"X-API-Key": KEY}, timeout=60
+                )
+            except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):
+                return "not answered"
+            return "answered" if reply.status_code == 200 else f"answered {reply.status_code}"
+
+        with ThreadPoolExecutor(24) as pool:
+            burst = [pool.submit(call, n) for n in range(120)]
+            time.sleep(0.3)
+            podman("kill", "--signal", "TERM", container.id)
+            outcomes = [future.result() for future in burst]
+        assert container.exit_code() == 0
+        logs = container.logs()
+    finally:
+        container.remove()
+    received = logs.count('"message": "POST received"') - 1  # the first answer's request
+    answered = logs.count('"message": "POST /predict/batch 200"')
+    assert set(outcomes) <= {"answered", "not answered"}, sorted(set(outcomes))
+    assert 0 < answered == outcomes.count("answered")
+    assert received == answered, f"{received - answered} requests the function took were not answered"
+
+
+def test_the_same_image_serves_the_pubsub_target(images: dict[str, str]) -> None:
+    env = {
+        "FUNCTION_TARGET": "predict_pubsub",
+        "FUNCTION_SIGNATURE_TYPE": "cloudevent",
+        "FUNCTION_USE_ASGI": "false",
+        "GOOGLE_CLOUD_PROJECT": "image-test",
+        "RESULTS_TOPIC": "assertion-results",
+        "ERRORS_TOPIC": "assertion-errors",
+    }
+    container = Container(images["runtime"], env)
+    try:
+        deadline = time.monotonic() + 60
+        while '"event": "ready"' not in container.logs() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert '"event": "ready"' in container.logs()
+        assert podman("healthcheck", "run", container.id, check=False).returncode == 0
+    finally:
+        container.remove()
+
+
+def test_the_lambda_image_answers_a_function_url_event_and_an_sqs_batch(images: dict[str, str]) -> None:
+    moto_server = pytest.importorskip(
+        "moto.server", reason="moto[server] (requirements-dev.txt) is not installed"
+    )
+    import boto3
+
+    sqs_server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    sqs_server.start()
+    api = RuntimeApi().start()
+    aws = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    endpoint = f"http://127.0.0.1:{sqs_server._port}"
+    sqs = boto3.client("sqs", endpoint_url=endpoint, **{k.lower(): v for k, v in aws.items() if k != "AWS_DEFAULT_REGION"},
+                       region_name="us-east-1")  # fmt: skip
+    queues = {name: sqs.create_queue(QueueName=f"{name}-image")["QueueUrl"] for name in ("results", "errors")}
+    env = {
+        **aws,
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.port}",
+        "AWS_ENDPOINT_URL_SQS": endpoint,
+        "RESULTS_QUEUE_URL": queues["results"],
+        "ERRORS_QUEUE_URL": queues["errors"],
+    }
+    container = Container(images["lambda"], env)
+    try:
+        event = build_event("url", "POST", "/predict", "", {"content-type": "application/json"},
+                            json.dumps({"sentence": SENTENCE}).encode())  # fmt: skip
+        kind, answer = api.invoke(event)
+        assert kind == "response", (answer, container.logs()[-2000:])
+        assert answer["statusCode"] == 200 and json.loads(answer["body"])["model"]["backend"] == "onnx"
+        records = [
+            {"messageId": "m-1", "receiptHandle": "r", "body": json.dumps({"sentence": SENTENCE}), "attributes": {},
+             "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:requests"},
+        ]  # fmt: skip
+        kind, answer = api.invoke({"Records": records})
+        assert kind == "response" and answer == {"batchItemFailures": []}, answer
+        received = sqs.receive_message(QueueUrl=queues["results"], MessageAttributeNames=["All"])["Messages"]
+        assert json.loads(received[0]["Body"])["source_message_id"] == "m-1"
+    finally:
+        container.remove()
+        api.stop()
+        sqs_server.stop()
