@@ -65,7 +65,9 @@ def test_rerun_on_a_complete_folder_is_a_no_op(baked_model: Path, model_source: 
     assert {p.name: p.stat().st_mtime_ns for p in baked_model.iterdir()} == before
 
 
-def test_a_changed_gate_judges_the_variants_again(baked_model: Path, model_source: Path, tmp_path: Path) -> None:
+def test_a_changed_gate_judges_the_variants_again(
+    baked_model: Path, model_source: Path, tmp_path: Path
+) -> None:
     out = copy_of(baked_model, tmp_path, "out")
     assert json.loads((out / MANIFEST_NAME).read_text())["variants"]["onnx-int8"]["servable"]  # baked at 0.9
     result = run_bake("--from-dir", str(model_source), "--out", str(out))  # the default gate

@@ -41,7 +41,10 @@ class HeldBackend:
 @pytest.fixture
 def held(baked_model: Path):
     classifier = AssertionClassifier.load(
-        baked_model, backend="onnx", precision="fp32", limits=BatchLimits(max_items=4, max_wait=0, max_pending=6)
+        baked_model,
+        backend="onnx",
+        precision="fp32",
+        limits=BatchLimits(max_items=4, max_wait=0, max_pending=6),
     )
     backend = HeldBackend(classifier._backend)
     classifier._backend = backend
@@ -111,9 +114,11 @@ def test_http_sheds_load_with_503_and_keeps_answering_health(held) -> None:
             shed = await client.post("/predict", json={"sentence": SENTENCE})
             backend.gate.set()
             done = await asyncio.gather(first, *waiting)
-            return [r.status_code for r in done] + [shed.status_code], health.status_code, {
-                **shed.headers, "code": shed.json()["error"]["code"]
-            }
+            return (
+                [r.status_code for r in done] + [shed.status_code],
+                health.status_code,
+                {**shed.headers, "code": shed.json()["error"]["code"]},
+            )
 
     statuses, health, shed = asyncio.run(scenario())
     assert statuses == [200, 200, 200, 503]

@@ -18,13 +18,26 @@ google_handlers = pytest.importorskip(
 
 EXTRAS = [
     {},
-    {"json_fields": {"event": "request", "route": "/predict", "status": 200, "latency_ms": 3.2, "item_count": 1}},
+    {
+        "json_fields": {
+            "event": "request",
+            "route": "/predict",
+            "status": 200,
+            "latency_ms": 3.2,
+            "item_count": 1,
+        }
+    },
     {
         "json_fields": {"event": "request", "label_counts": {"PRESENT": 1, "ABSENT": 0, "POSSIBLE": 2}},
         "trace": "projects/p/traces/105445aa7843bc8bf206b12000100000",
         "span_id": "000000000000007b",
         "trace_sampled": True,
-        "http_request": {"requestMethod": "POST", "requestUrl": "/predict", "status": 200, "latency": "0.003s"},
+        "http_request": {
+            "requestMethod": "POST",
+            "requestUrl": "/predict",
+            "status": 200,
+            "latency": "0.003s",
+        },
     },
 ]
 
@@ -51,7 +64,9 @@ def test_a_traceback_keeps_its_frames_and_withholds_its_message() -> None:
     try:
         raise ValueError(f"Patient {secret} has HIV")
     except ValueError:
-        made = logging.getLogger("x").makeRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+        made = logging.getLogger("x").makeRecord(
+            "x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+        )
     line = json.loads(CloudLoggingFormatter().format(made))
     assert secret not in line["message"] and WITHHELD in line["message"]
     assert "test_logs.py" in line["message"] and "builtins.ValueError" in line["message"]

@@ -69,7 +69,9 @@ def test_onnx_fp32_equals_the_pipeline(baked_model: Path, reference: Reference, 
         classifier.close()
 
 
-def test_int8_alone_equals_onnxruntime_on_the_same_graph(baked_model: Path, int8_reference: OnnxReference) -> None:
+def test_int8_alone_equals_onnxruntime_on_the_same_graph(
+    baked_model: Path, int8_reference: OnnxReference
+) -> None:
     """Alone, because int8 activations are quantized per batch: neighbours in a pass move
     an answer slightly (the bake's agreement figures are measured in batches)."""
     classifier = AssertionClassifier.load(baked_model, backend="onnx", precision="int8")
@@ -107,7 +109,9 @@ def test_the_gate_refuses_an_int8_variant_that_disagrees(gated_model: Path) -> N
 
 
 def test_asking_for_a_refused_variant_stops_the_start(gated_model: Path, tmp_path: Path) -> None:
-    server = functions_framework_server({"MODEL_DIR": str(gated_model), "PRECISION": "int8"}, tmp_path / "ff.log")
+    server = functions_framework_server(
+        {"MODEL_DIR": str(gated_model), "PRECISION": "int8"}, tmp_path / "ff.log"
+    )
     assert server.process.wait(timeout=120) == 1
     server.stop()
     logs = server.logs()
