@@ -1,7 +1,9 @@
-# Log-based metrics from the function's structured request/message log lines
-# (jsonPayload.event = "request" | "message"). Only lines where predictions were made carry
-# label_counts; those are the ones counted. Every value is a count taken from a numeric field:
-# no metric label exists, so nothing from a request (patient text) can reach a metric.
+# Log-based metrics from the function's structured log lines: "request" lines of the HTTP
+# service, "message" lines of the events service (one per Pub/Sub message, source "pubsub").
+# Both services' predictions count alike. Only lines where predictions were made carry
+# label_counts; those are the ones counted (a message's line has them when its result was
+# published, never on "rejected" or "retry"). Every value is a count taken from a numeric
+# field: no metric label exists, so nothing from a request (patient text) can reach a metric.
 #
 # Each metric is a DELTA distribution of a per-line count. Its sum over a window is the number
 # of predictions in that window (PromQL: <metric>_sum).
@@ -9,7 +11,7 @@
 locals {
   prediction_lines_filter = join(" AND ", [
     "resource.type=\"cloud_run_revision\"",
-    "resource.labels.service_name=\"${var.service_name}\"",
+    "resource.labels.service_name=(${join(" OR ", [for s in local.watched_services : "\"${s.name}\""])})",
     "jsonPayload.event=(\"request\" OR \"message\")",
     # A numeric comparison only matches lines that have the field: lines with predictions.
     "jsonPayload.label_counts.PRESENT>=0",

@@ -1,7 +1,7 @@
 # Names, shared values and the project-level pieces the other files build on.
-# cloud_run.tf: the service; iam.tf: identities and who may do what; secrets.tf, network.tf,
-# pubsub.tf, artifact_registry.tf: what the service uses; monitoring.tf, log_metrics.tf: what
-# on-call sees.
+# cloud_run.tf: the two services (HTTP API, Pub/Sub events); iam.tf: identities and who may
+# do what; secrets.tf, network.tf, pubsub.tf, artifact_registry.tf: what the services use;
+# monitoring.tf, log_metrics.tf: what on-call sees.
 
 locals {
   # Service account IDs are limited to 30 characters and connector names to 25: derive them
@@ -9,7 +9,13 @@ locals {
   short_name = replace(substr(var.service_name, 0, 20), "/-+$/", "")
 
   names = {
-    runtime_sa        = "${local.short_name}-run"
+    # Cloud Run service names are limited to 49 characters: service_name to 42 (variables.tf).
+    events_service = "${var.service_name}-events"
+    # One runtime identity per service (keys of local.services), each with only its grants.
+    runtime_sa = {
+      http   = "${local.short_name}-run"
+      events = "${local.short_name}-events"
+    }
     push_sa           = "${local.short_name}-push"
     vpc_connector     = coalesce(var.vpc_connector_name, "${local.short_name}-vpc")
     repository        = coalesce(var.artifact_registry_repository_id, var.service_name)
@@ -19,8 +25,8 @@ locals {
     metric_prefix = replace(var.service_name, "-", "_")
   }
 
-  # Topics by role. The function reads RESULTS_TOPIC and ERRORS_TOPIC; requests feed the push
-  # subscription; dead_letter receives what the service failed max_delivery_attempts times.
+  # Topics by role. The events service reads RESULTS_TOPIC and ERRORS_TOPIC; requests feed the
+  # push subscription; dead_letter receives what it failed max_delivery_attempts times.
   topic_names = {
     requests    = "${var.service_name}-requests"
     results     = "${var.service_name}-results"
@@ -37,8 +43,8 @@ locals {
     managed-by = "terraform"
   })
 
-  runtime_member = "serviceAccount:${google_service_account.runtime.email}"
-  push_member    = "serviceAccount:${google_service_account.push.email}"
+  runtime_members = { for k, sa in google_service_account.runtime : k => "serviceAccount:${sa.email}" }
+  push_member     = "serviceAccount:${google_service_account.push.email}"
 
   # Google-managed service agents, named after the project number.
   pubsub_agent_member     = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

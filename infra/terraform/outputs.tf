@@ -1,20 +1,35 @@
 output "service_url" {
-  description = "HTTPS URL of the Cloud Run service."
-  value       = google_cloud_run_v2_service.function.uri
+  description = "HTTPS URL of the HTTP service (the API)."
+  value       = google_cloud_run_v2_service.function["http"].uri
 }
 
 output "service_name" {
-  description = "Name of the Cloud Run service (for gcloud run deploy)."
-  value       = google_cloud_run_v2_service.function.name
+  description = "Name of the HTTP service (for gcloud run deploy)."
+  value       = google_cloud_run_v2_service.function["http"].name
 }
 
 output "service_account_email" {
-  description = "E-mail of the service account the service runs as."
-  value       = google_service_account.runtime.email
+  description = "E-mail of the service account the HTTP service runs as."
+  value       = google_service_account.runtime["http"].email
+}
+
+output "events_service_url" {
+  description = "HTTPS URL of the events service, where the push subscription delivers (an Eventarc trigger would target it too)."
+  value       = google_cloud_run_v2_service.function["events"].uri
+}
+
+output "events_service_name" {
+  description = "Name of the events service (for gcloud run deploy: deploy the same image to both services)."
+  value       = google_cloud_run_v2_service.function["events"].name
+}
+
+output "events_service_account_email" {
+  description = "E-mail of the service account the events service runs as (publisher on the results and errors topics)."
+  value       = google_service_account.runtime["events"].email
 }
 
 output "push_service_account_email" {
-  description = "E-mail of the identity Pub/Sub uses to call the service."
+  description = "E-mail of the identity Pub/Sub uses to call the events service."
   value       = google_service_account.push.email
 }
 
@@ -24,7 +39,7 @@ output "topics" {
 }
 
 output "push_subscription" {
-  description = "Name of the push subscription that delivers requests to the service."
+  description = "Name of the push subscription that delivers requests to the events service."
   value       = google_pubsub_subscription.push.name
 }
 

@@ -1,7 +1,8 @@
 # Event-driven callers publish to the requests topic; a push subscription delivers each
-# message to the service with an OIDC token; the function publishes to results or errors.
-# Messages that keep failing go to the dead-letter topic, where a pull subscription holds
-# them for inspection and replay.
+# message to the events service with an OIDC token; that service publishes the result to the
+# results topic, or a malformed message whole to the errors topic, and answers 2xx (ack), or
+# answers 500 to have the message redelivered. Messages that keep failing go to the
+# dead-letter topic, where a pull subscription holds them for inspection and replay.
 
 resource "google_pubsub_topic" "topic" {
   # Google-managed encryption unless pubsub_kms_key_name names a CMEK key.
@@ -39,12 +40,13 @@ resource "google_pubsub_subscription" "push" {
     ttl = ""
   }
 
+  # The plain push envelope (no_wrapper unset): the events service takes it as a CloudEvent.
   push_config {
-    push_endpoint = "${google_cloud_run_v2_service.function.uri}${var.push_endpoint_path}"
+    push_endpoint = "${google_cloud_run_v2_service.function["events"].uri}${var.push_endpoint_path}"
 
     oidc_token {
       service_account_email = google_service_account.push.email
-      audience              = google_cloud_run_v2_service.function.uri
+      audience              = google_cloud_run_v2_service.function["events"].uri
     }
   }
 
@@ -62,6 +64,10 @@ resource "google_pubsub_subscription" "push" {
     precondition {
       condition     = var.pubsub_retry_minimum_backoff_seconds <= var.pubsub_retry_maximum_backoff_seconds
       error_message = "pubsub_retry_minimum_backoff_seconds must not exceed pubsub_retry_maximum_backoff_seconds."
+    }
+    precondition {
+      condition     = var.pubsub_ack_deadline_seconds >= min(var.request_timeout_seconds, 600)
+      error_message = "pubsub_ack_deadline_seconds is shorter than request_timeout_seconds: Pub/Sub would redeliver messages the events service is still working on."
     }
   }
 

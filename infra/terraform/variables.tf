@@ -27,13 +27,13 @@ variable "region" {
 }
 
 variable "service_name" {
-  description = "Name of the Cloud Run service. Also the stem of the names of its service accounts, topics, subscription, secret, repository, connector and metrics."
+  description = "Name of the HTTP Cloud Run service; the events (Pub/Sub) service is \"<service_name>-events\". Also the stem of the names of the service accounts, topics, subscriptions, secret, repository, connector and metrics. At most 42 characters, so that the events service's name fits Cloud Run's 49."
   type        = string
   default     = "clinical-assertion"
 
   validation {
-    condition     = can(regex("^[a-z]([-a-z0-9]{0,47}[a-z0-9])$", var.service_name))
-    error_message = "service_name must be 2-49 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen."
+    condition     = can(regex("^[a-z]([-a-z0-9]{0,40}[a-z0-9])$", var.service_name))
+    error_message = "service_name must be 2-42 characters (the events service adds \"-events\" within Cloud Run's 49) of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen."
   }
 }
 
@@ -57,11 +57,12 @@ variable "enable_apis" {
 }
 
 # ---------------------------------------------------------------------------------------
-# Cloud Run service
+# Cloud Run services: settings both share, then the HTTP service's own (cpu, memory,
+# concurrency, min/max instances, probes); the events service's follow in the next section.
 # ---------------------------------------------------------------------------------------
 
 variable "image" {
-  description = "Container image of the function, with a tag or digest, e.g. europe-west1-docker.pkg.dev/PROJECT/clinical-assertion/function:1.0.0. Used when the service is created; later deploys (Cloud Build) change the image without Terraform, which ignores it from then on."
+  description = "Container image of the function, with a tag or digest, e.g. europe-west1-docker.pkg.dev/PROJECT/clinical-assertion/function:1.0.0. Both services run it. Used when a service is created; later deploys (Cloud Build) change the image without Terraform, which ignores it from then on."
   type        = string
 
   validation {
@@ -82,7 +83,7 @@ variable "container_port" {
 }
 
 variable "cpu" {
-  description = "vCPUs per instance. Inference is CPU-bound and the function runs one worker, so 2 is the measured sweet spot."
+  description = "vCPUs per instance of the HTTP service. Inference is CPU-bound and the function runs one worker, so 2 is the measured sweet spot."
   type        = string
   default     = "2"
 
@@ -93,7 +94,7 @@ variable "cpu" {
 }
 
 variable "memory" {
-  description = "Memory limit per instance, in Mi or Gi. The torch backend needs about 1-2 GiB for the model."
+  description = "Memory limit per instance of the HTTP service, in Mi or Gi. The torch backend needs about 1-2 GiB for the model."
   type        = string
   default     = "2Gi"
 
@@ -104,13 +105,13 @@ variable "memory" {
 }
 
 variable "cpu_idle" {
-  description = "Throttle CPU outside requests (request-based billing). Set false to keep CPU allocated between requests (instance-based billing)."
+  description = "Throttle CPU outside requests on both services (request-based billing). Set false to keep CPU allocated between requests (instance-based billing)."
   type        = bool
   default     = true
 }
 
 variable "concurrency" {
-  description = "Maximum concurrent requests per instance. The function batches on one worker; 8 keeps queues short for CPU inference."
+  description = "Maximum concurrent requests per instance of the HTTP service. The function batches on one worker; 8 keeps queues short for CPU inference."
   type        = number
   default     = 8
 
@@ -121,7 +122,7 @@ variable "concurrency" {
 }
 
 variable "min_instances" {
-  description = "Minimum number of instances. 0 scales to zero (cold starts of several seconds with torch); 1 keeps one warm."
+  description = "Minimum number of instances of the HTTP service. 0 scales to zero (cold starts of several seconds with torch); 1 keeps one warm."
   type        = number
   default     = 0
 
@@ -132,7 +133,7 @@ variable "min_instances" {
 }
 
 variable "max_instances" {
-  description = "Maximum number of instances. Bounds cost and the load on anything downstream. Must be >= min_instances."
+  description = "Maximum number of instances of the HTTP service. Bounds cost and the load on anything downstream. Must be >= min_instances."
   type        = number
   default     = 10
 
@@ -143,7 +144,7 @@ variable "max_instances" {
 }
 
 variable "request_timeout_seconds" {
-  description = "Request timeout in seconds. A full batch of 100 sentences takes a few seconds on 2 vCPUs."
+  description = "Request timeout of both services, in seconds. A full batch of 100 sentences takes a few seconds on 2 vCPUs. Keep pubsub_ack_deadline_seconds at or above it."
   type        = number
   default     = 60
 
@@ -154,7 +155,7 @@ variable "request_timeout_seconds" {
 }
 
 variable "ingress" {
-  description = "Who may reach the service over the network. Authentication is still required unless allow_unauthenticated is true. The uptime check needs INGRESS_TRAFFIC_ALL."
+  description = "Who may reach the services over the network. Authentication is still required unless allow_unauthenticated is true. The uptime check needs INGRESS_TRAFFIC_ALL."
   type        = string
   default     = "INGRESS_TRAFFIC_ALL"
 
@@ -165,13 +166,13 @@ variable "ingress" {
 }
 
 variable "allow_unauthenticated" {
-  description = "Grant roles/run.invoker to allUsers, making the service public. The service handles patient text: leave false unless an API key or a gateway in front authenticates callers."
+  description = "Grant roles/run.invoker on the HTTP service to allUsers, making it public. It handles patient text: leave false unless an API key or a gateway in front authenticates callers. The events service is never public."
   type        = bool
   default     = false
 }
 
 variable "invoker_members" {
-  description = "IAM members allowed to call the service (roles/run.invoker), e.g. [\"serviceAccount:caller@p.iam.gserviceaccount.com\", \"group:clinical-nlp@example.org\"]. The Pub/Sub push identity and the uptime check are granted separately."
+  description = "IAM members allowed to call the HTTP service (roles/run.invoker), e.g. [\"serviceAccount:caller@p.iam.gserviceaccount.com\", \"group:clinical-nlp@example.org\"]. The uptime check is granted separately; the events service is invoked by the Pub/Sub push identity only."
   type        = list(string)
   default     = []
 
@@ -182,7 +183,7 @@ variable "invoker_members" {
 }
 
 variable "deployer_members" {
-  description = "IAM members that deploy new revisions outside Terraform (e.g. the Cloud Build service account). Each gets run.developer on this service, serviceAccountUser on its runtime account only, and artifactregistry.writer on its repository."
+  description = "IAM members that deploy new revisions outside Terraform (e.g. the Cloud Build service account). Each gets run.developer on both services (a deploy rolls the image out to both), serviceAccountUser on their runtime accounts only, and artifactregistry.writer on the repository."
   type        = list(string)
   default     = []
 
@@ -193,13 +194,13 @@ variable "deployer_members" {
 }
 
 variable "deletion_protection" {
-  description = "Refuse to delete the Cloud Run service on destroy or replacement. Set false (and apply) before destroying."
+  description = "Refuse to delete the Cloud Run services on destroy or replacement. Set false (and apply) before destroying."
   type        = bool
   default     = true
 }
 
 variable "health_check_path" {
-  description = "Path of the readiness endpoint: 200 once the model is loaded, 503 before. Used by the startup and liveness probes and the uptime check."
+  description = "Path of the HTTP service's readiness endpoint: 200 once the model is loaded, 503 before. Used by its startup and liveness probes and the uptime check. (The events service has no GET route: it gets a TCP startup probe.)"
   type        = string
   default     = "/health"
 
@@ -210,7 +211,7 @@ variable "health_check_path" {
 }
 
 variable "startup_probe" {
-  description = "HTTP startup probe on health_check_path. Defaults allow 120 s for imports and model load (measured 5.5-7 s with torch, more after a cold page cache)."
+  description = "Startup probe timing of both services: HTTP on health_check_path for the HTTP service, TCP on container_port for the events service. Defaults allow 120 s for imports and model load (measured 5.5-7 s with torch, more after a cold page cache)."
   type = object({
     period_seconds    = optional(number, 5)
     timeout_seconds   = optional(number, 3)
@@ -230,7 +231,7 @@ variable "startup_probe" {
 }
 
 variable "liveness_probe" {
-  description = "HTTP liveness probe on health_check_path. An instance that fails it failure_threshold times in a row is restarted."
+  description = "HTTP liveness probe of the HTTP service on health_check_path (the events service has none). An instance that fails it failure_threshold times in a row is restarted."
   type = object({
     period_seconds    = optional(number, 30)
     timeout_seconds   = optional(number, 5)
@@ -246,6 +247,66 @@ variable "liveness_probe" {
       var.liveness_probe.failure_threshold >= 1
     )
     error_message = "liveness_probe: period_seconds must be 1-3600, timeout_seconds between 1 and period_seconds, failure_threshold at least 1."
+  }
+}
+
+# ---------------------------------------------------------------------------------------
+# Events service (Pub/Sub push and Eventarc): its own size and scale. Messages are work that
+# waits in the subscription, not callers holding a connection, so it can stay small.
+# ---------------------------------------------------------------------------------------
+
+variable "events_cpu" {
+  description = "vCPUs per instance of the events service. Same choices and reasoning as cpu."
+  type        = string
+  default     = "2"
+
+  validation {
+    condition     = contains(["1", "2", "4", "6", "8"], var.events_cpu)
+    error_message = "events_cpu must be one of \"1\", \"2\", \"4\", \"6\" or \"8\" (fractional CPUs would force a concurrency of 1)."
+  }
+}
+
+variable "events_memory" {
+  description = "Memory limit per instance of the events service, in Mi or Gi. It loads the same model as the HTTP service."
+  type        = string
+  default     = "2Gi"
+
+  validation {
+    condition     = can(regex("^[1-9][0-9]*(Mi|Gi)$", var.events_memory))
+    error_message = "events_memory must be a whole number followed by Mi or Gi, e.g. 2Gi or 4096Mi."
+  }
+}
+
+variable "events_concurrency" {
+  description = "Maximum concurrent deliveries per instance of the events service. Each message is a request; its items join the same micro-batches, so a few at once fill batches without long queues."
+  type        = number
+  default     = 8
+
+  validation {
+    condition     = var.events_concurrency >= 1 && var.events_concurrency <= 1000 && floor(var.events_concurrency) == var.events_concurrency
+    error_message = "events_concurrency must be an integer between 1 and 1000."
+  }
+}
+
+variable "events_min_instances" {
+  description = "Minimum number of instances of the events service. 0 scales to zero: a cold start only delays messages, which wait in the subscription."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.events_min_instances >= 0 && var.events_min_instances <= 1000 && floor(var.events_min_instances) == var.events_min_instances
+    error_message = "events_min_instances must be an integer between 0 and 1000."
+  }
+}
+
+variable "events_max_instances" {
+  description = "Maximum number of instances of the events service. Bounds cost and how fast a backlog drains. Must be >= events_min_instances."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.events_max_instances >= 1 && var.events_max_instances <= 1000 && floor(var.events_max_instances) == var.events_max_instances
+    error_message = "events_max_instances must be an integer between 1 and 1000."
   }
 }
 
@@ -293,7 +354,7 @@ variable "allow_unmarked" {
 }
 
 variable "extra_env" {
-  description = "More environment variables for the container. Never put secrets here: they would sit in Terraform state and the service spec. Names this module sets itself are refused."
+  description = "More environment variables for the containers of both services. Never put secrets here: they would sit in Terraform state and the service spec. Names this module sets itself are refused."
   type        = map(string)
   default     = {}
 
@@ -303,11 +364,13 @@ variable "extra_env" {
         "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION",
         "MODEL_DIR", "API_KEY_SECRET", "GOOGLE_CLOUD_PROJECT", "RESULTS_TOPIC", "ERRORS_TOPIC",
         "LOG_LEVEL", "MAX_BATCH_SIZE", "ALLOW_UNMARKED",
+        # Each service's FUNCTION_* choose what it serves: one value for both would break one.
+        "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE", "FUNCTION_USE_ASGI",
         # Plain API keys in the environment would sit in state: use the secret instead.
         "API_KEYS",
       ], upper(k))
     ])
-    error_message = "extra_env names must be valid environment variable names and must not be one this module sets (PORT, K_*, MODEL_DIR, API_KEY_SECRET, GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, ERRORS_TOPIC, LOG_LEVEL, MAX_BATCH_SIZE, ALLOW_UNMARKED) nor API_KEYS (keys belong in the API key secret); use the dedicated variable instead."
+    error_message = "extra_env names must be valid environment variable names and must not be one this module sets (PORT, K_*, MODEL_DIR, API_KEY_SECRET, GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, ERRORS_TOPIC, LOG_LEVEL, MAX_BATCH_SIZE, ALLOW_UNMARKED, FUNCTION_TARGET, FUNCTION_SIGNATURE_TYPE, FUNCTION_USE_ASGI) nor API_KEYS (keys belong in the API key secret); use the dedicated variable instead."
   }
 }
 
@@ -342,7 +405,7 @@ variable "secret_replica_locations" {
 # ---------------------------------------------------------------------------------------
 
 variable "enable_vpc_connector" {
-  description = "Create a Serverless VPC Access connector and send the service's egress through it (for private resources in the VPC). Set false when the service only talks to Google APIs."
+  description = "Create a Serverless VPC Access connector and send both services' egress through it (for private resources in the VPC). Set false when the services only talk to Google APIs."
   type        = bool
   default     = true
 }
@@ -446,7 +509,7 @@ variable "vpc_egress" {
 # ---------------------------------------------------------------------------------------
 
 variable "push_endpoint_path" {
-  description = "Path on the service that receives Pub/Sub push deliveries."
+  description = "Path on the events service that receives Pub/Sub push deliveries. It takes POST on every path; the root is the usual choice."
   type        = string
   default     = "/"
 
@@ -457,7 +520,7 @@ variable "push_endpoint_path" {
 }
 
 variable "pubsub_ack_deadline_seconds" {
-  description = "How long Pub/Sub waits for the service to answer a push before redelivering. Keep it at or above request_timeout_seconds."
+  description = "How long Pub/Sub waits for the events service to answer a push before redelivering. Keep it at or above request_timeout_seconds."
   type        = number
   default     = 60
 
@@ -468,7 +531,7 @@ variable "pubsub_ack_deadline_seconds" {
 }
 
 variable "pubsub_retry_minimum_backoff_seconds" {
-  description = "Shortest wait before Pub/Sub redelivers a message the service rejected."
+  description = "Shortest wait before Pub/Sub redelivers a message the events service did not acknowledge (it answered 500, or nothing in time)."
   type        = number
   default     = 10
 

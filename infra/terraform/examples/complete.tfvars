@@ -14,6 +14,14 @@ concurrency   = 8
 min_instances = 1
 max_instances = 20
 
+# The events (Pub/Sub) service: messages wait in the subscription, so it scales from zero
+# and its maximum bounds how fast a backlog drains.
+events_cpu           = "2"
+events_memory        = "2Gi"
+events_concurrency   = 8
+events_min_instances = 0
+events_max_instances = 10
+
 # Access: callers are named; Cloud Build deploys new images.
 allow_unauthenticated = false
 invoker_members = [

@@ -1,7 +1,8 @@
 # The least a deployment needs. Copy to terraform.tfvars (git-ignored) and fill in:
 #   terraform plan -var-file=examples/minimal.tfvars
-# Everything else has a default: a private service (IAM-authenticated), an API key secret to
-# fill out of band, a VPC connector on the default network, Pub/Sub topics and alerts.
+# Everything else has a default: a private HTTP service (IAM-authenticated), an events service
+# for Pub/Sub (invoked by the push identity only), an API key secret to fill out of band, a VPC
+# connector on the default network, Pub/Sub topics and alerts.
 
 project_id = "my-clinical-nlp-project"
 

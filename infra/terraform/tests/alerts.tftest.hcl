@@ -1,5 +1,6 @@
-# On-call: one alert policy per signal, each pointing to its runbook; log-based metrics built
-# from the function's JSON request lines.
+# On-call: one alert policy per signal, each pointing to its runbook, with one condition per
+# service for the signals both Cloud Run services have; log-based metrics built from both
+# services' JSON log lines.
 
 mock_provider "google" {
   source = "./tests/mocks"
@@ -27,8 +28,29 @@ run "one_policy_per_signal" {
     error_message = "Exactly one alert policy per listed signal."
   }
   assert {
-    condition     = alltrue([for p in google_monitoring_alert_policy.signal : length(p.conditions) == 1])
-    error_message = "Each policy watches one signal."
+    condition = {
+      for k, p in google_monitoring_alert_policy.signal : k => [for c in p.conditions : c.display_name]
+      } == {
+      error_rate         = ["clinical-assertion: 5xx ratio above 5%", "clinical-assertion-events: 5xx ratio above 5%"]
+      latency_p95        = ["clinical-assertion: p95 latency above 3000 ms", "clinical-assertion-events: p95 latency above 3000 ms"]
+      memory             = ["clinical-assertion: container memory above 85%", "clinical-assertion-events: container memory above 85%"]
+      instances_near_max = ["clinical-assertion: instance count at 80% of max instances (8 of 10)", "clinical-assertion-events: instance count at 80% of max instances (4 of 5)"]
+      cold_start         = ["clinical-assertion: container startup above 20000 ms", "clinical-assertion-events: container startup above 20000 ms"]
+      service_down       = ["service down (uptime check on /health failing)"]
+      pubsub_backlog     = ["Pub/Sub oldest unacked message older than 600 s"]
+      dead_letter        = ["Pub/Sub messages dead-lettered"]
+      input_drift        = ["low-confidence share above 30% (input drift)"]
+    }
+    error_message = "Each policy watches one signal: the Cloud Run signals with one condition per service, named after it (HTTP first); the others with one condition."
+  }
+  assert {
+    condition = alltrue(flatten([
+      for k in ["error_rate", "latency_p95", "memory", "instances_near_max", "cold_start"] : [
+        strcontains(google_monitoring_alert_policy.signal[k].conditions[0].condition_threshold[0].filter, "resource.labels.service_name=\"clinical-assertion\" AND"),
+        strcontains(google_monitoring_alert_policy.signal[k].conditions[1].condition_threshold[0].filter, "resource.labels.service_name=\"clinical-assertion-events\" AND"),
+      ]
+    ]))
+    error_message = "Each per-service condition watches its own service's revisions."
   }
 }
 
@@ -97,8 +119,20 @@ run "notifications_and_thresholds" {
     error_message = "The uptime check calls /health with an OIDC token."
   }
   assert {
-    condition     = google_monitoring_alert_policy.signal["instances_near_max"].conditions[0].condition_threshold[0].threshold_value == 8
-    error_message = "Instances near max: 80% of 10 instances is 8."
+    condition     = google_monitoring_alert_policy.signal["instances_near_max"].conditions[0].condition_threshold[0].threshold_value == 8 && google_monitoring_alert_policy.signal["instances_near_max"].conditions[1].condition_threshold[0].threshold_value == 4
+    error_message = "Instances near max: 80% of the HTTP service's 10 instances is 8, of the events service's 5 is 4."
+  }
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.signal["error_rate"].conditions[1].condition_threshold[0].filter, "service_name=\"clinical-assertion-events\"") && strcontains(google_monitoring_alert_policy.signal["error_rate"].conditions[1].condition_threshold[0].denominator_filter, "service_name=\"clinical-assertion-events\"") && google_monitoring_alert_policy.signal["error_rate"].conditions[1].condition_threshold[0].threshold_value == 0.05
+    error_message = "The events service's 5xx ratio is its own 5xx over its own requests."
+  }
+  assert {
+    condition     = strcontains(google_monitoring_alert_policy.signal["error_rate"].documentation[0].content, "`outcome`=\"retry\"")
+    error_message = "The error-rate policy says that the events service answers 500 on purpose and where the reasons are."
+  }
+  assert {
+    condition     = google_monitoring_uptime_check_config.health[0].monitored_resource[0].labels.service_name == "clinical-assertion"
+    error_message = "The uptime check watches the HTTP service (the events service has no GET route)."
   }
   assert {
     condition     = strcontains(google_monitoring_alert_policy.signal["pubsub_backlog"].conditions[0].condition_threshold[0].filter, "subscription_id=\"clinical-assertion-push\"") && strcontains(google_monitoring_alert_policy.signal["dead_letter"].conditions[0].condition_threshold[0].filter, "dead_letter_message_count")
@@ -118,8 +152,12 @@ run "input_drift_from_log_metrics" {
     error_message = "Log-based metrics count predictions by label, items, and low-confidence predictions."
   }
   assert {
-    condition     = alltrue([for m in google_logging_metric.prediction_counts : strcontains(m.filter, "resource.type=\"cloud_run_revision\"") && strcontains(m.filter, "resource.labels.service_name=\"clinical-assertion\"")])
-    error_message = "Log-based metrics only read this service's Cloud Run logs."
+    condition     = alltrue([for m in google_logging_metric.prediction_counts : strcontains(m.filter, "resource.type=\"cloud_run_revision\"") && strcontains(m.filter, "resource.labels.service_name=(\"clinical-assertion\" OR \"clinical-assertion-events\")")])
+    error_message = "Log-based metrics read the Cloud Run logs of both services, and only theirs."
+  }
+  assert {
+    condition     = alltrue([for m in google_logging_metric.prediction_counts : strcontains(m.filter, "jsonPayload.event=(\"request\" OR \"message\")")])
+    error_message = "Log-based metrics count the HTTP service's request lines and the events service's message lines."
   }
   assert {
     condition     = google_logging_metric.prediction_counts["predictions_absent"].value_extractor == "EXTRACT(jsonPayload.label_counts.ABSENT)"

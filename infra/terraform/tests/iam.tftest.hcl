@@ -1,5 +1,5 @@
 # Least privilege: every grant the module can make, with every optional feature turned on,
-# and none of them primitive.
+# and none of them primitive; each identity holds only the roles it uses.
 
 mock_provider "google" {
   source = "./tests/mocks"
@@ -18,8 +18,9 @@ run "no_primitive_roles_anywhere" {
   assert {
     condition = length(setintersection(toset(concat(
       [for g in google_project_iam_member.runtime_telemetry : g.role],
+      [for g in google_project_iam_member.events_telemetry : g.role],
       [for g in google_secret_manager_secret_iam_member.runtime_reads_api_key : g.role],
-      [for g in google_pubsub_topic_iam_member.runtime_publishes : g.role],
+      [for g in google_pubsub_topic_iam_member.events_publishes : g.role],
       [for g in google_cloud_run_v2_service_iam_member.invokers : g.role],
       [for g in google_cloud_run_v2_service_iam_member.public : g.role],
       [google_pubsub_topic_iam_member.pubsub_agent_dead_letters.role],
@@ -37,20 +38,53 @@ run "runtime_gets_only_what_it_uses" {
   command = apply
 
   assert {
-    condition     = toset([for g in google_project_iam_member.runtime_telemetry : g.role]) == toset(["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent"])
-    error_message = "At project level the runtime account only writes logs, metrics and traces."
+    condition     = toset([for g in google_project_iam_member.runtime_telemetry : g.role]) == toset(["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent"]) && toset([for g in google_project_iam_member.events_telemetry : g.role]) == toset(["roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent"])
+    error_message = "At project level the runtime accounts only write logs, metrics and traces."
   }
   assert {
-    condition     = alltrue([for g in google_project_iam_member.runtime_telemetry : g.member == "serviceAccount:${google_service_account.runtime.email}"])
-    error_message = "Project-level grants go to the runtime account."
+    condition     = alltrue([for g in google_project_iam_member.runtime_telemetry : g.member == "serviceAccount:${google_service_account.runtime["http"].email}"]) && alltrue([for g in google_project_iam_member.events_telemetry : g.member == "serviceAccount:${google_service_account.runtime["events"].email}"])
+    error_message = "Project-level grants go to the runtime accounts, each its own."
   }
   assert {
-    condition     = google_secret_manager_secret_iam_member.runtime_reads_api_key[0].role == "roles/secretmanager.secretAccessor" && google_secret_manager_secret_iam_member.runtime_reads_api_key[0].secret_id == google_secret_manager_secret.api_key[0].secret_id && google_secret_manager_secret_iam_member.runtime_reads_api_key[0].member == "serviceAccount:${google_service_account.runtime.email}"
-    error_message = "The runtime account may read its own secret, and only through a grant on that secret."
+    condition     = google_secret_manager_secret_iam_member.runtime_reads_api_key[0].role == "roles/secretmanager.secretAccessor" && google_secret_manager_secret_iam_member.runtime_reads_api_key[0].secret_id == google_secret_manager_secret.api_key[0].secret_id && google_secret_manager_secret_iam_member.runtime_reads_api_key[0].member == "serviceAccount:${google_service_account.runtime["http"].email}"
+    error_message = "The HTTP service's account may read its own secret, and only through a grant on that secret."
   }
   assert {
-    condition     = toset([for g in google_pubsub_topic_iam_member.runtime_publishes : g.topic]) == toset(["clinical-assertion-results", "clinical-assertion-errors"]) && alltrue([for g in google_pubsub_topic_iam_member.runtime_publishes : g.role == "roles/pubsub.publisher"])
-    error_message = "The runtime account publishes to its results and errors topics only."
+    condition     = toset([for g in google_pubsub_topic_iam_member.events_publishes : g.topic]) == toset(["clinical-assertion-results", "clinical-assertion-errors"]) && alltrue([for g in google_pubsub_topic_iam_member.events_publishes : g.role == "roles/pubsub.publisher" && g.member == "serviceAccount:${google_service_account.runtime["events"].email}"])
+    error_message = "The events service's account publishes to the results and errors topics only."
+  }
+}
+
+run "each_runtime_account_holds_only_its_roles" {
+  command = apply
+
+  # Every grant any resource here makes to each runtime account, as "role on what".
+  assert {
+    condition = {
+      for k, sa in google_service_account.runtime : k => sort(concat(
+        [for g in google_project_iam_member.runtime_telemetry : "${g.role} on project" if g.member == "serviceAccount:${sa.email}"],
+        [for g in google_project_iam_member.events_telemetry : "${g.role} on project" if g.member == "serviceAccount:${sa.email}"],
+        [for g in google_secret_manager_secret_iam_member.runtime_reads_api_key : "${g.role} on ${g.secret_id}" if g.member == "serviceAccount:${sa.email}"],
+        [for g in google_pubsub_topic_iam_member.events_publishes : "${g.role} on ${g.topic}" if g.member == "serviceAccount:${sa.email}"],
+        [for g in google_pubsub_topic_iam_member.pubsub_agent_dead_letters[*] : "${g.role} on ${g.topic}" if g.member == "serviceAccount:${sa.email}"],
+        [for g in google_cloud_run_v2_service_iam_member.invokers : "${g.role} on ${g.name}" if g.member == "serviceAccount:${sa.email}"],
+      ))
+      } == {
+      http = sort([
+        "roles/cloudtrace.agent on project",
+        "roles/logging.logWriter on project",
+        "roles/monitoring.metricWriter on project",
+        "roles/secretmanager.secretAccessor on clinical-assertion-api-key",
+      ])
+      events = sort([
+        "roles/cloudtrace.agent on project",
+        "roles/logging.logWriter on project",
+        "roles/monitoring.metricWriter on project",
+        "roles/pubsub.publisher on clinical-assertion-errors",
+        "roles/pubsub.publisher on clinical-assertion-results",
+      ])
+    }
+    error_message = "The HTTP service's account writes telemetry and reads the API key secret (no publisher role); the events service's writes telemetry and publishes to the results and errors topics (no secret access). Nothing else."
   }
 }
 
@@ -58,20 +92,24 @@ run "push_identity_and_service_agents" {
   command = apply
 
   assert {
-    condition     = google_cloud_run_v2_service_iam_member.invokers["pubsub-push"].member == "serviceAccount:${google_service_account.push.email}"
-    error_message = "The push subscription's identity may invoke the service."
+    condition     = google_cloud_run_v2_service_iam_member.invokers["events pubsub-push"].member == "serviceAccount:${google_service_account.push.email}" && google_cloud_run_v2_service_iam_member.invokers["events pubsub-push"].name == google_cloud_run_v2_service.function["events"].name && google_cloud_run_v2_service_iam_member.invokers["events pubsub-push"].role == "roles/run.invoker"
+    error_message = "The push subscription's identity may invoke the events service."
+  }
+  assert {
+    condition     = [for g in google_cloud_run_v2_service_iam_member.invokers : g.name if g.member == "serviceAccount:${google_service_account.push.email}"] == ["clinical-assertion-events"]
+    error_message = "The push identity may invoke the events service only, not the HTTP service."
   }
   assert {
     condition     = google_pubsub_subscription.push.push_config[0].oidc_token[0].service_account_email == google_service_account.push.email
     error_message = "The push subscription signs its tokens as the push identity."
   }
   assert {
-    condition     = google_service_account.push.email != google_service_account.runtime.email
-    error_message = "Push identity and runtime identity are separate accounts."
+    condition     = length(toset([google_service_account.push.email, google_service_account.runtime["http"].email, google_service_account.runtime["events"].email])) == 3
+    error_message = "Push identity and the two runtime identities are separate accounts."
   }
   assert {
     condition     = google_cloud_run_v2_service_iam_member.invokers["uptime-check"].member == "serviceAccount:service-123456789012@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
-    error_message = "The Monitoring service agent may invoke the service for the uptime check."
+    error_message = "The Monitoring service agent may invoke the HTTP service for the uptime check."
   }
   assert {
     condition     = google_pubsub_topic_iam_member.pubsub_agent_dead_letters.member == "serviceAccount:service-123456789012@gcp-sa-pubsub.iam.gserviceaccount.com" && google_pubsub_topic_iam_member.pubsub_agent_dead_letters.topic == "clinical-assertion-dead-letter" && google_pubsub_topic_iam_member.pubsub_agent_dead_letters.role == "roles/pubsub.publisher"
@@ -87,16 +125,21 @@ run "push_identity_and_service_agents" {
   }
 }
 
-run "deployers_scoped_to_this_service" {
+run "deployers_scoped_to_these_services" {
   command = apply
 
   assert {
-    condition     = google_cloud_run_v2_service_iam_member.deployers["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].role == "roles/run.developer"
-    error_message = "Deployers get run.developer on this service only."
+    condition = {
+      for k, g in google_cloud_run_v2_service_iam_member.deployers : k => "${g.role} on ${g.name}"
+      } == {
+      "serviceAccount:123456789012@cloudbuild.gserviceaccount.com"        = "roles/run.developer on clinical-assertion"
+      "events serviceAccount:123456789012@cloudbuild.gserviceaccount.com" = "roles/run.developer on clinical-assertion-events"
+    }
+    error_message = "Deployers get run.developer on the two services only (the HTTP grant keeps its key from before the events service)."
   }
   assert {
-    condition     = google_service_account_iam_member.deployers_act_as_runtime["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].service_account_id == google_service_account.runtime.name
-    error_message = "Deployers may act as the runtime account only, not every account in the project."
+    condition     = google_service_account_iam_member.deployers_act_as_runtime["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].service_account_id == google_service_account.runtime["http"].name && google_service_account_iam_member.deployers_act_as_runtime["events serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].service_account_id == google_service_account.runtime["events"].name && length(google_service_account_iam_member.deployers_act_as_runtime) == 2
+    error_message = "Deployers may act as the two runtime accounts only, not every account in the project."
   }
   assert {
     condition     = google_artifact_registry_repository_iam_member.deployers_push_images["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].role == "roles/artifactregistry.writer"

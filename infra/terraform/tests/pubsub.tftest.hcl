@@ -1,4 +1,4 @@
-# Pub/Sub: push with OIDC to the service, retries, dead letters, retention, residency.
+# Pub/Sub: push with OIDC to the events service, retries, dead letters, retention, residency.
 
 mock_provider "google" {
   source = "./tests/mocks"
@@ -12,12 +12,16 @@ run "push_subscription" {
     error_message = "The push subscription reads the requests topic."
   }
   assert {
-    condition     = google_pubsub_subscription.push.push_config[0].push_endpoint == "https://clinical-assertion-abc123-ew.a.run.app/"
-    error_message = "Deliveries go to the root path of the service by default."
+    condition     = google_pubsub_subscription.push.push_config[0].push_endpoint == "https://clinical-assertion-events-abc123-ew.a.run.app/" && google_pubsub_subscription.push.push_config[0].push_endpoint == "${google_cloud_run_v2_service.function["events"].uri}/"
+    error_message = "Deliveries go to the root path of the events service (not the HTTP service) by default."
   }
   assert {
-    condition     = google_pubsub_subscription.push.push_config[0].oidc_token[0].audience == "https://clinical-assertion-abc123-ew.a.run.app"
-    error_message = "The OIDC token's audience is the service URL, which Cloud Run accepts."
+    condition     = google_pubsub_subscription.push.push_config[0].oidc_token[0].audience == "https://clinical-assertion-events-abc123-ew.a.run.app"
+    error_message = "The OIDC token's audience is the events service's URL, which Cloud Run accepts."
+  }
+  assert {
+    condition     = length(google_pubsub_subscription.push.push_config[0].no_wrapper) == 0
+    error_message = "Deliveries keep the push envelope, which the events service takes as a CloudEvent."
   }
   assert {
     condition     = google_pubsub_subscription.push.ack_deadline_seconds == 60 && google_pubsub_subscription.push.retry_policy[0].minimum_backoff == "10s" && google_pubsub_subscription.push.retry_policy[0].maximum_backoff == "600s"
@@ -75,7 +79,7 @@ run "custom_push_path" {
   }
 
   assert {
-    condition     = google_pubsub_subscription.push.push_config[0].push_endpoint == "https://clinical-assertion-abc123-ew.a.run.app/pubsub"
-    error_message = "push_endpoint_path is appended to the service URL."
+    condition     = google_pubsub_subscription.push.push_config[0].push_endpoint == "https://clinical-assertion-events-abc123-ew.a.run.app/pubsub"
+    error_message = "push_endpoint_path is appended to the events service's URL."
   }
 }

@@ -101,6 +101,49 @@ run "rejects_min_above_max_instances" {
   expect_failures = [google_cloud_run_v2_service.function]
 }
 
+run "rejects_events_min_above_max_instances" {
+  command = plan
+  variables {
+    events_min_instances = 3
+    events_max_instances = 2
+  }
+  expect_failures = [google_cloud_run_v2_service.function]
+}
+
+run "rejects_fractional_events_cpu" {
+  command = plan
+  variables {
+    events_cpu = "0.5"
+  }
+  expect_failures = [var.events_cpu]
+}
+
+run "rejects_service_name_too_long_for_the_events_service" {
+  command = plan
+  variables {
+    # 43 characters: with "-events" the events service's name would pass Cloud Run's 49.
+    service_name = "clinical-assertion-for-the-cardiology-wards"
+  }
+  expect_failures = [var.service_name]
+}
+
+run "rejects_function_target_in_extra_env" {
+  command = plan
+  variables {
+    extra_env = { FUNCTION_TARGET = "predict_http" }
+  }
+  expect_failures = [var.extra_env]
+}
+
+run "rejects_ack_deadline_below_request_timeout" {
+  command = plan
+  variables {
+    request_timeout_seconds     = 120
+    pubsub_ack_deadline_seconds = 60
+  }
+  expect_failures = [google_pubsub_subscription.push]
+}
+
 run "rejects_uptime_check_on_internal_service" {
   command = plan
   variables {

@@ -12,6 +12,10 @@ run "example_plans" {
     error_message = "The examples deploy a private service."
   }
   assert {
+    condition     = toset(keys(google_cloud_run_v2_service.function)) == toset(["http", "events"])
+    error_message = "The examples deploy the HTTP and the events service."
+  }
+  assert {
     condition     = length(google_monitoring_alert_policy.signal) >= 8
     error_message = "The examples deploy the alert policies."
   }
