@@ -44,11 +44,14 @@ locals {
       min         = var.events_min_instances
       max         = var.events_max_instances
       var_prefix  = "events_"
-      # No FUNCTION_USE_ASGI: only the Flask stack accepts a push subscription's plain
-      # envelope. No API_KEY_SECRET: IAM on the push identity is the only gate here.
+      # Not ASGI: only the Flask stack accepts a push subscription's plain envelope (the ASGI
+      # one answers 400, and Pub/Sub would redeliver until the dead-letter topic). The image
+      # sets FUNCTION_USE_ASGI=true for the HTTP target, so leaving it out is not enough.
+      # No API_KEY_SECRET: IAM on the push identity is the only gate here.
       env = merge(local.common_env, {
         FUNCTION_TARGET         = "predict_pubsub"
         FUNCTION_SIGNATURE_TYPE = "cloudevent"
+        FUNCTION_USE_ASGI       = "false"
         RESULTS_TOPIC           = local.topic_ids.results
         ERRORS_TOPIC            = local.topic_ids.errors
       })

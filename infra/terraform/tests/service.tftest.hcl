@@ -223,6 +223,7 @@ run "function_environment" {
       } == {
       FUNCTION_TARGET         = "predict_pubsub"
       FUNCTION_SIGNATURE_TYPE = "cloudevent"
+      FUNCTION_USE_ASGI       = "false"
       MODEL_DIR               = "/app/model"
       GOOGLE_CLOUD_PROJECT    = "acme-clinical-nlp"
       RESULTS_TOPIC           = "projects/acme-clinical-nlp/topics/clinical-assertion-results"
@@ -232,7 +233,7 @@ run "function_environment" {
       ALLOW_UNMARKED          = "false"
       HF_HUB_OFFLINE          = "1"
     }
-    error_message = "The events container gets exactly the environment predict_pubsub reads (no API_KEY_SECRET, no FUNCTION_USE_ASGI), plus extra_env."
+    error_message = "The events container gets exactly the environment predict_pubsub reads (no API_KEY_SECRET; FUNCTION_USE_ASGI=false, since the image defaults it to true), plus extra_env."
   }
 }
 
