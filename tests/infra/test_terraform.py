@@ -1,5 +1,6 @@
 """The checks of infra/terraform as tests: fmt, validate, terraform test (the module's tests and
-each example's tfvars), checkov, and the promises between the alerts and docs/runbooks/.
+each example's tfvars), checkov, and the promises between the Terraform (alerts, service names)
+and docs/runbooks/.
 
 Tools come from the machine: each test skips, naming what is missing, where terraform, the
 offline google provider stand-in (../shared/tools/terraform-offline, beside the project) or
@@ -104,6 +105,28 @@ def test_every_alert_has_a_runbook_page_and_every_page_an_alert() -> None:
 def test_runbook_pages_answer_the_three_questions(page: Path) -> None:
     headings = re.findall(r"^## (.+)$", page.read_text(), re.M)
     assert headings[:3] == ["What it means", "How to look", "How to mitigate"], headings
+
+
+def service_names() -> set[str]:
+    """The default names of the two Cloud Run services, read from the Terraform."""
+    variables, main = (TF_DIR / "variables.tf").read_text(), (TF_DIR / "main.tf").read_text()
+    stem = re.search(r'variable "service_name" \{.*?default\s*=\s*"([^"]+)"', variables, re.S)
+    suffix = re.search(r'events_service\s*=\s*"\$\{var\.service_name\}([^"]+)"', main)
+    assert stem and suffix, "service_name's default or the events service's name not found"
+    return {stem.group(1), stem.group(1) + suffix.group(1)}
+
+
+def test_runbook_queries_name_the_services_terraform_creates() -> None:
+    """Every service_name="..." in a runbook query (shell commands' \"$VAR\" aside) is one of
+    the two services, and both are there."""
+    named = {
+        name
+        for page in RUNBOOKS.glob("*.md")
+        for value in re.findall(r'service_name=(\([^)]*\)|"[^"]+")', page.read_text().replace('\\"', '"'))
+        for name in re.findall(r'"([^"]*)"', value)
+        if not name.startswith("$")
+    }
+    assert named == service_names(), f"runbook queries name {sorted(named)}"
 
 
 def test_no_primitive_roles_in_any_terraform_file() -> None:
