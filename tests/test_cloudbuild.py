@@ -75,6 +75,8 @@ def test_traffic_moves_only_after_test_build_push_deploy_and_smoke() -> None:
     assert "--no-traffic" in deploy and any(a.startswith("--tag=candidate-") for a in deploy)
     canary = next(s for s in config["steps"] if s["id"] == "canary")["args"]
     assert any(a.endswith("=${_CANARY_PERCENT}") for a in canary)
+    promote = next(s for s in config["steps"] if s["id"] == "promote")["args"]
+    assert "--to-latest" in promote  # Terraform leaves traffic alone; this keeps "latest, 100 %"
     check = next(s for s in config["steps"] if s["id"] == "canary-check")["args"][-1]
     assert "update-traffic" in check and "traffic-before" in check  # a failed canary puts traffic back
     build = next(s for s in config["steps"] if s["id"] == "build")["args"]

@@ -167,11 +167,15 @@ resource "google_cloud_run_v2_service" "function" {
 
   lifecycle {
     # Cloud Build deploys new images with gcloud, which also stamps client fields; without this
-    # every `terraform apply` would roll the services back to var.image.
+    # every `terraform apply` would roll the services back to var.image. Traffic belongs to
+    # Cloud Build and to on-call too: a canary split, a failed canary put back, or a rollback
+    # to a previous revision must survive an apply. Terraform sets "latest, 100 %" once, at
+    # creation; Cloud Build's promote step sets it again after every good rollout.
     ignore_changes = [
       template[0].containers[0].image,
       client,
       client_version,
+      traffic,
     ]
 
     precondition {
