@@ -114,7 +114,11 @@ class MessageProcessor:
         try:
             items = self._prepare(classifier, envelope)
         except InputError as error:
-            self._reject(envelope, error)
+            try:
+                self._reject(envelope, error)
+            except RetryLater:
+                self._log(envelope, "retry", started, error_code="errors_publish_failed")
+                raise
             self._log(envelope, "rejected", started, error_code=error.code)
             return Outcome("rejected", error_code=error.code)
         inputs = Prepared(

@@ -133,10 +133,12 @@ def test_a_failed_results_publish_is_not_acknowledged(processor, sink: Recording
     assert sink.errors == []  # a retryable failure is not a rejection
 
 
-def test_a_failed_errors_publish_is_not_acknowledged(processor, sink: RecordingSink) -> None:
+def test_a_failed_errors_publish_is_not_acknowledged(processor, sink: RecordingSink, caplog) -> None:
     sink.fail_errors = True
-    with pytest.raises(RetryLater):
+    with caplog.at_level("INFO", logger="function.messages"), pytest.raises(RetryLater):
         processor.handle(message(b"not json"))
+    (line,) = [r for r in caplog.records if r.name == "function.messages"]
+    assert line.json_fields["outcome"] == "retry" and line.json_fields["error_code"] == "errors_publish_failed"
 
 
 def test_a_model_not_ready_is_not_acknowledged(sink: RecordingSink) -> None:
