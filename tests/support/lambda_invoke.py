@@ -64,7 +64,12 @@ def main() -> None:
         def log_message(self, format: str, *args: object) -> None:  # the handler logs; we don't
             pass
 
-    HTTPServer(("127.0.0.1", args.port), Invoke).serve_forever()
+    class Service(HTTPServer):
+        # Invocations wait their turn, as the Lambda service queues them; the default
+        # backlog of 5 would reset the connections of 32 concurrent callers.
+        request_queue_size = 256
+
+    Service(("127.0.0.1", args.port), Invoke).serve_forever()
 
 
 if __name__ == "__main__":
