@@ -138,7 +138,9 @@ def test_a_failed_errors_publish_is_not_acknowledged(processor, sink: RecordingS
     with caplog.at_level("INFO", logger="function.messages"), pytest.raises(RetryLater):
         processor.handle(message(b"not json"))
     (line,) = [r for r in caplog.records if r.name == "function.messages"]
-    assert line.json_fields["outcome"] == "retry" and line.json_fields["error_code"] == "errors_publish_failed"
+    assert (
+        line.json_fields["outcome"] == "retry" and line.json_fields["error_code"] == "errors_publish_failed"
+    )
 
 
 def test_a_model_not_ready_is_not_acknowledged(sink: RecordingSink) -> None:
