@@ -17,7 +17,13 @@ import json
 import logging
 import sys
 import traceback
-from typing import IO, Any
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from function.classifier import Prediction
 
 WITHHELD = "message withheld: it may quote patient data"
 # Keys Cloud Logging reads from a structured line; a payload field must not shadow them.
@@ -105,3 +111,29 @@ def log_event(
     if http_request:
         extra["http_request"] = http_request
     logger.log(level, message, extra=extra, stacklevel=2)  # the caller's line, not this one
+
+
+@dataclass
+class PredictionTally:
+    """What a log line says of the predictions it covers (an HTTP request's, a message's):
+    counts only, the fields the log-based metrics read."""
+
+    item_count: int = 0
+    label_counts: Counter[str] = field(default_factory=Counter)
+    low_confidence_count: int = 0
+
+    def add(self, predictions: Sequence[Prediction], threshold: float) -> None:
+        self.item_count += len(predictions)
+        self.label_counts.update(prediction.label for prediction in predictions)
+        self.low_confidence_count += sum(p.score < threshold for p in predictions)
+
+    def fields(self, labels: Sequence[str]) -> dict[str, Any]:
+        """`label_counts` (every label, zeros included), `low_confidence_count` and
+        `low_confidence_share`; nothing when there were no predictions."""
+        if not self.item_count:
+            return {}
+        return {
+            "label_counts": {label: self.label_counts.get(label, 0) for label in labels},
+            "low_confidence_count": self.low_confidence_count,
+            "low_confidence_share": round(self.low_confidence_count / self.item_count, 4),
+        }

@@ -19,7 +19,6 @@ import json
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,7 +26,7 @@ from typing import Any, Protocol
 from function.classifier import AssertionClassifier, Prediction, Prepared
 from function.config import Settings
 from function.errors import InputError, ModelNotReady, Overloaded
-from function.logs import log_event
+from function.logs import PredictionTally, log_event
 from function.model_folder import LABELS
 
 log = logging.getLogger("function.messages")
@@ -259,12 +258,9 @@ class MessageProcessor:
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
             "item_count": len(predictions),
         }
-        if predictions:
-            labels = Counter(p.label for p in predictions)
-            low = sum(p.score < self.low_confidence_threshold for p in predictions)
-            fields["label_counts"] = {label: labels.get(label, 0) for label in LABELS}
-            fields["low_confidence_count"] = low
-            fields["low_confidence_share"] = round(low / len(predictions), 4)
+        tally = PredictionTally()
+        tally.add(predictions, self.low_confidence_threshold)
+        fields.update(tally.fields(LABELS))
         if error_code:
             fields["error_code"] = error_code
         level = logging.INFO if outcome == "published" else logging.WARNING

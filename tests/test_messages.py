@@ -87,6 +87,26 @@ def test_a_list_mixes_sentences_and_spans_and_keeps_caller_ids(processor, sink: 
     assert [(p["start"], p["end"]) for p in spans] == [(3, 8), (19, 23)]
 
 
+def test_the_published_line_counts_labels_as_the_http_line_does(processor, sink, caplog) -> None:
+    """The fields the log-based metrics read: every label (zeros too), the low-confidence
+    count and share, from the predictions the result carries; never the text."""
+    body = [
+        {"sentence": SENTENCE},
+        {"text": "No fever, possible rash.", "entities": [{"start": 3, "end": 8}]},
+    ]
+    with caplog.at_level("INFO", logger="function.messages"):
+        processor.handle(message(body, "m-log"))
+    (line,) = [r.json_fields for r in caplog.records if r.name == "function.messages"]
+    predictions = [p for item in json.loads(sink.results[0][0])["items"] for p in item["predictions"]]
+    low = sum(p["score"] < Settings().low_confidence_threshold for p in predictions)
+    assert line["outcome"] == "published" and line["item_count"] == 2
+    assert line["label_counts"] == {
+        label: sum(p["label"] == label for p in predictions) for label in ("PRESENT", "ABSENT", "POSSIBLE")
+    }
+    assert line["low_confidence_count"] == low and line["low_confidence_share"] == round(low / 2, 4)
+    assert "chest pain" not in json.dumps(line) and "fever" not in json.dumps(line)
+
+
 def test_the_same_message_twice_yields_the_same_body(processor, sink: RecordingSink) -> None:
     body = [{"sentence": SENTENCE}, {"text": "Possible pneumonia.", "entities": [{"start": 9, "end": 18}]}]
     processor.handle(message(body, "m-dup"))

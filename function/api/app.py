@@ -14,7 +14,7 @@ from function import __version__
 from function.api.auth import AuthMiddleware
 from function.api.body_guard import BodyGuardMiddleware
 from function.api.errors import RETRY_AFTER_SECONDS, ApiError, error_body, install_error_handlers
-from function.api.request_log import RequestLogMiddleware, RequestRecord
+from function.api.request_log import RequestLogMiddleware
 from function.api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -27,6 +27,7 @@ from function.api.schemas import (
 )
 from function.classifier import Prediction
 from function.errors import ModelNotReady
+from function.logs import PredictionTally
 from function.model_folder import LABELS
 from function.service import ServiceState
 
@@ -87,7 +88,7 @@ def create_app(state: ServiceState) -> FastAPI:
             )
 
     def record(request: Request, predictions: Sequence[Prediction]) -> None:
-        entry: RequestRecord = request.state.record
+        entry: PredictionTally = request.state.record
         entry.add(predictions, settings.low_confidence_threshold)
 
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": ErrorResponse}})

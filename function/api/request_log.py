@@ -12,32 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from function.api.errors import send_error
 from function.api.trace import parse_trace
-from function.classifier import Prediction
-from function.logs import log_event
+from function.logs import PredictionTally, log_event
 
 log = logging.getLogger("function.request")
-
-
-@dataclass
-class RequestRecord:
-    """What a route learnt about the request, for its log line."""
-
-    item_count: int = 0
-    label_counts: Counter[str] = field(default_factory=Counter)
-    low_confidence_count: int = 0
-
-    def add(self, predictions: Sequence[Prediction], threshold: float) -> None:
-        self.item_count += len(predictions)
-        self.label_counts.update(prediction.label for prediction in predictions)
-        self.low_confidence_count += sum(p.score < threshold for p in predictions)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -56,7 +39,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        record = RequestRecord()
+        record = PredictionTally()  # the routes add their predictions to it
         # A copy: the router writes the matched route into it, and an outer router (Functions
         # Framework's catch-all) must not leave its own route there.
         scope = {**scope, "state": {**scope.get("state", {}), "record": record}}
@@ -85,7 +68,7 @@ class RequestLogMiddleware:
     def _log(
         self,
         scope: Scope,
-        record: RequestRecord,
+        record: PredictionTally,
         response: dict[str, object],
         seconds: float,
         escaped: BaseException | None,
@@ -100,10 +83,7 @@ class RequestLogMiddleware:
             "latency_ms": round(seconds * 1000, 3),
             "item_count": record.item_count,
         }
-        if record.item_count:
-            fields["label_counts"] = {label: record.label_counts.get(label, 0) for label in self.labels}
-            fields["low_confidence_count"] = record.low_confidence_count
-            fields["low_confidence_share"] = round(record.low_confidence_count / record.item_count, 4)
+        fields.update(record.fields(self.labels))
         if status >= 400:
             fields["error_code"] = _error_code(bytes(response["error_body"]))  # type: ignore[arg-type]
         trace = parse_trace(_header(scope, b"traceparent"), _header(scope, b"x-cloud-trace-context"))
