@@ -37,7 +37,8 @@ from bench.measure import (
 from bench.model import baked_bench_model
 from bench.pubsub import messages_per_second
 from function.model_folder import COMMON_FILES, ModelFolder
-from tests.support.models import calibration_sentences, negex_rows
+from model_bake.agreement import calibration_sentences
+from tests.support.models import marked_negex_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
@@ -53,17 +54,10 @@ class Variant:
     agreement: dict | None = None
 
 
-def mark(text: str, start: int, end: int) -> str:
-    return f"{text[:start]}[entity] {text[start:end]} [entity]{text[end:]}"
-
-
 def sentences() -> list[str]:
     """NegEx sentences marked around their concept (realistic clinical input); the project's
     calibration sentences where the shared data is absent."""
-    rows = negex_rows()
-    if not rows:
-        return [s for s in calibration_sentences() if len(s) < 600]
-    return [mark(row["text"], row["start"], row["end"]) for row in rows]
+    return marked_negex_sentences() or [s for s in calibration_sentences() if len(s) < 600]
 
 
 def variants(source: Path, baked: Path) -> list[Variant]:

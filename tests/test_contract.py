@@ -18,7 +18,7 @@ import pytest
 from function.model_folder import ModelFolder
 from tests.conftest import ENTRY_POINTS, KEY_A, KEY_B, Reference
 from tests.support.endpoints import SENT_TEXTS, Endpoint, Reply
-from tests.support.models import calibration_sentences, negex_rows
+from tests.support.models import calibration_sentences, marked_negex_sentences
 from tests.support.windows import CONCEPT, long_sentence_with_concept_at, window_text
 
 TOLERANCE = 1e-5
@@ -111,9 +111,7 @@ def test_spans_write_the_markers_per_entity(endpoint: Endpoint, reference: Refer
 def test_parity_on_realistic_sentences(endpoint: Endpoint, reference: Reference) -> None:
     """Calibration sentences and the shared NegEx sentences, marked around their concept."""
     sentences = [s for s in calibration_sentences() if len(reference.tokenizer(s)["input_ids"]) <= 512]
-    for row in negex_rows()[:300]:
-        text, start, end = row["text"], row["start"], row["end"]
-        sentences.append(f"{text[:start]}[entity] {text[start:end]} [entity]{text[end:]}")
+    sentences += marked_negex_sentences()[:300]
     for offset in range(0, len(sentences), 100):
         chunk = sentences[offset : offset + 100]
         reply = endpoint.post("/predict/batch", {"sentences": chunk})

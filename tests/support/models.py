@@ -8,14 +8,12 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from function.markers import mark_entity
+from model_bake.agreement import calibration_sentences  # the one reader; tests import it from here
+
 ROOT = Path(__file__).resolve().parents[2]
-CALIBRATION = ROOT / "model_bake" / "data" / "calibration.jsonl"
 NEGEX = ROOT.parent / "shared" / "data" / "negex_annotations.jsonl"
 LABELS = {0: "PRESENT", 1: "ABSENT", 2: "POSSIBLE"}
-
-
-def calibration_sentences() -> list[str]:
-    return [json.loads(line)["sentence"] for line in CALIBRATION.read_text().splitlines()]
 
 
 def negex_rows() -> list[dict]:
@@ -23,6 +21,12 @@ def negex_rows() -> list[dict]:
     if not NEGEX.is_file():
         return []
     return [json.loads(line) for line in NEGEX.read_text().splitlines()]
+
+
+def marked_negex_sentences() -> list[str]:
+    """The NegEx sentences with the markers written around their concept, as the service
+    writes them for a span ([] where the shared data folder is absent)."""
+    return [mark_entity(r["text"], r["start"], r["end"], where=r["id"]).text for r in negex_rows()]
 
 
 def train_vocab(texts: Iterable[str], size: int = 3000) -> list[str]:
