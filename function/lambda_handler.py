@@ -15,6 +15,7 @@ from typing import Any
 from mangum import Mangum
 
 from function.api.app import create_app
+from function.events import sqs
 from function.events.sqs import SqsEvents, SqsSink
 from function.messages import Lazy, processor_for
 from function.service import start_service
@@ -37,15 +38,17 @@ class HttpEvents:
         return self.mangum(event, context)
 
 
-def _sqs_sink() -> SqsSink:
-    settings = service.settings
-    if not (settings.results_queue_url and settings.errors_queue_url):
-        raise RuntimeError("RESULTS_QUEUE_URL and ERRORS_QUEUE_URL must be set to take SQS events")
-    return SqsSink(settings.results_queue_url, settings.errors_queue_url)
-
-
+settings = service.settings
 HANDLERS = (
-    SqsEvents(processor_for(service.settings, service.require_classifier, Lazy(_sqs_sink), "sqs")),
+    SqsEvents(
+        processor_for(
+            settings,
+            service.require_classifier,
+            Lazy(lambda: SqsSink(settings.results_queue_url, settings.errors_queue_url)),
+            "sqs",
+        ),
+        missing=sqs.missing_configuration(settings),
+    ),
     HttpEvents(),
 )
 

@@ -157,3 +157,25 @@ def test_records_whose_results_cannot_be_sent_are_reported_for_retry(
     )
     assert set(drain(client, queues["errors"])) == {bad["messageId"]}
     assert '"error_code": "results_publish_failed"' in process.logs()
+
+
+def test_without_queue_urls_every_record_comes_back_and_the_log_names_what_is_missing(
+    sqs, baked_model: Path, tmp_path: Path
+) -> None:
+    """The same image serves HTTP without queues, so it starts; an SQS batch is then returned
+    whole for redelivery (nothing lost), with one error line that names the settings."""
+    url, _ = sqs
+    process = lambda_process(
+        {**AWS, "AWS_ENDPOINT_URL_SQS": url, "MODEL_DIR": str(baked_model)}, tmp_path / "l.log"
+    )
+    process.wait_ready()
+    try:
+        records = [record(json.dumps({"sentence": SENTENCE})) for _ in range(3)]
+        response = invoke(process, {"Records": records})
+    finally:
+        process.stop()
+    assert response == {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records]}
+    lines = [json.loads(line) for line in process.logs().splitlines() if line.startswith("{")]
+    (line,) = [line for line in lines if line.get("error_code") == "not_configured"]
+    assert line["severity"] == "ERROR" and line["record_count"] == 3
+    assert "RESULTS_QUEUE_URL" in line["message"] and "ERRORS_QUEUE_URL" in line["message"]

@@ -9,9 +9,22 @@ The function's event source mapping must enable ReportBatchItemFailures.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
+from function.config import Settings
+from function.logs import log_event
 from function.messages import Envelope, MessageProcessor, RetryLater
+
+log = logging.getLogger("function.messages")
+
+
+def missing_configuration(settings: Settings) -> list[str]:
+    """What taking SQS batches needs. The same Lambda image may serve HTTP alone, so a
+    missing queue is reported when a batch arrives, not at start."""
+    needed = {"RESULTS_QUEUE_URL": settings.results_queue_url, "ERRORS_QUEUE_URL": settings.errors_queue_url}
+    return [name for name, value in needed.items() if not value]
 
 
 def is_sqs_event(event: Any) -> bool:
@@ -29,16 +42,29 @@ def envelope(record: dict[str, Any]) -> Envelope:
 
 
 class SqsEvents:
-    def __init__(self, processor: MessageProcessor) -> None:
-        self.processor = processor
+    def __init__(self, processor: MessageProcessor, missing: Sequence[str] = ()) -> None:
+        self.processor, self.missing = processor, tuple(missing)
 
     @staticmethod
     def infer(event: Any) -> bool:
         return is_sqs_event(event)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        records = event["Records"]
+        if self.missing:  # no inference that could not be delivered: return the batch, say why
+            log_event(
+                log,
+                logging.ERROR,
+                f"sqs batch returned for redelivery: {' and '.join(self.missing)} not set",
+                event="message_batch",
+                source="sqs",
+                outcome="retry",
+                error_code="not_configured",
+                record_count=len(records),
+            )
+            return {"batchItemFailures": [{"itemIdentifier": record["messageId"]} for record in records]}
         failures = []
-        for record in event["Records"]:
+        for record in records:
             try:
                 self.processor.handle(envelope(record))
             except RetryLater:
