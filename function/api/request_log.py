@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,6 +22,15 @@ from function.api.trace import parse_trace
 from function.logs import PredictionTally, log_event
 
 log = logging.getLogger("function.request")
+
+
+@dataclass
+class _Answer:
+    """What the app sent back, as far as the log line needs it."""
+
+    status: int = 500
+    started: bool = False
+    error_body: bytearray = field(default_factory=bytearray)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -44,14 +54,13 @@ class RequestLogMiddleware:
         # Framework's catch-all) must not leave its own route there.
         scope = {**scope, "state": {**scope.get("state", {}), "record": record}}
         scope.pop("route", None)
-        response: dict[str, object] = {"status": 500, "error_body": b""}
+        answer = _Answer()
 
         async def send_and_watch(message: Message) -> None:
             if message["type"] == "http.response.start":
-                response["status"] = message["status"]
-                response["started"] = True
-            elif message["type"] == "http.response.body" and int(response["status"]) >= 400:  # type: ignore[call-overload]
-                response["error_body"] = bytes(response["error_body"]) + message.get("body", b"")  # type: ignore[arg-type]
+                answer.status, answer.started = message["status"], True
+            elif message["type"] == "http.response.body" and answer.status >= 400:
+                answer.error_body += message.get("body", b"")
             await send(message)
 
         if log.isEnabledFor(logging.DEBUG):  # the line above is written once answered; this one on arrival
@@ -61,19 +70,19 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send_and_watch)
         except Exception as error:  # noqa: BLE001 (the last net: answer, log, carry on)
             escaped = error
-            if not response.get("started"):
+            if not answer.started:
                 await send_error(send_and_watch, 500, "internal_error", "internal error; it has been logged")
-        self._log(scope, record, response, time.perf_counter() - started, escaped)
+        self._log(scope, record, answer, time.perf_counter() - started, escaped)
 
     def _log(
         self,
         scope: Scope,
         record: PredictionTally,
-        response: dict[str, object],
+        answer: _Answer,
         seconds: float,
         escaped: BaseException | None,
     ) -> None:
-        status = int(response["status"])  # type: ignore[call-overload]
+        status = answer.status
         route = getattr(scope.get("route"), "path", None) or "unmatched"
         fields: dict[str, object] = {
             "event": "request",
@@ -81,11 +90,10 @@ class RequestLogMiddleware:
             "method": scope.get("method"),
             "status": status,
             "latency_ms": round(seconds * 1000, 3),
-            "item_count": record.item_count,
+            **record.fields(self.labels),
         }
-        fields.update(record.fields(self.labels))
         if status >= 400:
-            fields["error_code"] = _error_code(bytes(response["error_body"]))  # type: ignore[arg-type]
+            fields["error_code"] = _error_code(bytes(answer.error_body))
         trace = parse_trace(_header(scope, b"traceparent"), _header(scope, b"x-cloud-trace-context"))
         level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
         log_event(
