@@ -128,11 +128,12 @@ class PredictionTally:
         self.low_confidence_count += sum(p.score < threshold for p in predictions)
 
     def fields(self, labels: Sequence[str]) -> dict[str, Any]:
-        """`label_counts` (every label, zeros included), `low_confidence_count` and
-        `low_confidence_share`; nothing when there were no predictions."""
+        """`item_count`; then, when there were predictions, `label_counts` (every label, zeros
+        included), `low_confidence_count` and `low_confidence_share`."""
         if not self.item_count:
-            return {}
+            return {"item_count": 0}
         return {
+            "item_count": self.item_count,
             "label_counts": {label: self.label_counts.get(label, 0) for label in labels},
             "low_confidence_count": self.low_confidence_count,
             "low_confidence_share": round(self.low_confidence_count / self.item_count, 4),

@@ -249,6 +249,8 @@ class MessageProcessor:
         predictions: Sequence[Prediction] = (),
         error_code: str = "",
     ) -> None:
+        tally = PredictionTally()
+        tally.add(predictions, self.low_confidence_threshold)
         fields: dict[str, Any] = {
             "event": "message",
             "source": self.source,
@@ -256,11 +258,8 @@ class MessageProcessor:
             "outcome": outcome,
             "bytes": len(envelope.data),
             "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-            "item_count": len(predictions),
+            **tally.fields(LABELS),
         }
-        tally = PredictionTally()
-        tally.add(predictions, self.low_confidence_threshold)
-        fields.update(tally.fields(LABELS))
         if error_code:
             fields["error_code"] = error_code
         level = logging.INFO if outcome == "published" else logging.WARNING
