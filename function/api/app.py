@@ -55,10 +55,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+# Each route's body fields, for the message that names them when a body has others.
 BODY_FIELDS = {
-    "/predict": ("sentence",),
-    "/predict/batch": ("sentences",),
-    "/predict/spans": ("text", "entities"),
+    "/predict": tuple(PredictRequest.model_fields),
+    "/predict/batch": tuple(BatchRequest.model_fields),
+    "/predict/spans": tuple(SpansRequest.model_fields),
 }
 
 
