@@ -127,6 +127,19 @@ class AssertionClassifier:
         variant = folder.select(
             backend, precision, verify_checksums=verify_checksums, servable_only=servable_only
         )
+        return cls.from_folder(folder, variant, threads=threads, streams=streams, limits=limits)
+
+    @classmethod
+    def from_folder(
+        cls,
+        folder: ModelFolder,
+        variant: VariantEntry,
+        *,
+        threads: int = 1,
+        streams: int = 1,
+        limits: BatchLimits | None = None,
+    ) -> AssertionClassifier:
+        """Load a variant of a folder already opened and checked (see `load`)."""
         per_stream = max(1, threads // streams)
         backends = [load_backend(variant, folder, threads=per_stream) for _ in range(streams)]
         return cls(folder, variant, backends, limits)

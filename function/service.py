@@ -24,7 +24,7 @@ from function.classifier import AssertionClassifier
 from function.config import ConfigError, Settings
 from function.errors import ModelFolderError, ModelNotReady
 from function.logs import configure_logging, log_event
-from function.model_folder import ModelFolder
+from function.model_folder import ModelFolder, VariantEntry
 
 log = logging.getLogger("function.service")
 PROCESS_STARTED = time.perf_counter()
@@ -76,11 +76,14 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
         log.warning("WORKERS=%s: every worker competes for the same CPUs; 1 is faster", os.environ["WORKERS"])
     try:
         keys = load_api_keys(settings)
-        folder = ModelFolder.open(settings.model_dir, verify_checksums=settings.verify_checksums)
-        folder.select(settings.backend, settings.precision, verify_checksums=settings.verify_checksums)
+        verify = settings.verify_checksums
+        folder = ModelFolder.open(settings.model_dir, verify_checksums=verify)
+        variant = folder.select(settings.backend, settings.precision, verify_checksums=verify)
     except (ModelFolderError, KeySourceError) as error:
         raise refuse(error) from None
-    state = ServiceState(settings, keys, loader=lambda: _load_model(settings, len(keys)))
+    # The folder is opened and checked once, here (in gunicorn's master, so a bad one stops
+    # the start); the loader, in the worker, only builds the model from it.
+    state = ServiceState(settings, keys, loader=lambda: _load_model(settings, folder, variant, len(keys)))
     if load_after_fork:
         os.register_at_fork(after_in_child=lambda: _load_in_worker(state))
     else:
@@ -91,11 +94,12 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
     return state
 
 
-def _load_model(settings: Settings, key_count: int) -> AssertionClassifier:
-    classifier = AssertionClassifier.load(
-        settings.model_dir,
-        backend=settings.backend,
-        precision=settings.precision,
+def _load_model(
+    settings: Settings, folder: ModelFolder, variant: VariantEntry, key_count: int
+) -> AssertionClassifier:
+    classifier = AssertionClassifier.from_folder(
+        folder,
+        variant,
         threads=settings.threads,
         streams=settings.streams,
         limits=settings.batch_limits(),
