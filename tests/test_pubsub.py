@@ -277,6 +277,4 @@ def test_serving_pubsub_without_its_topics_refuses_to_start(baked_model: Path, t
     server = pubsub_server(
         {"MODEL_DIR": str(baked_model), "GOOGLE_CLOUD_PROJECT": PROJECT}, tmp_path / "ff.log"
     )
-    assert server.process.wait(60) != 0
-    server.stop()
-    assert "predict_pubsub needs RESULTS_TOPIC, ERRORS_TOPIC" in server.logs()
+    server.refuses_to_start("predict_pubsub needs RESULTS_TOPIC, ERRORS_TOPIC", timeout=60)

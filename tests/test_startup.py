@@ -9,22 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.servers import ServedProcess, functions_framework_server, lambda_process
-
-
-def refuses(process: ServedProcess, *phrases: str) -> str:
-    assert process.process.wait(timeout=120) != 0
-    process.stop()
-    logs = process.logs()
-    assert "refusing to start" in logs
-    for phrase in phrases:
-        assert phrase in logs, logs[-2000:]
-    return logs
+from tests.support.servers import functions_framework_server, lambda_process
 
 
 @pytest.mark.parametrize("start", [functions_framework_server, lambda_process])
 def test_a_missing_model_folder_stops_the_start(start, tmp_path: Path) -> None:
-    refuses(start({"MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path / "log"), "does not exist")
+    start({"MODEL_DIR": str(tmp_path / "nowhere")}, tmp_path / "log").refuses_to_start("does not exist")
 
 
 @pytest.mark.parametrize("start", [functions_framework_server, lambda_process])
@@ -37,7 +27,9 @@ def test_a_truncated_model_file_stops_the_start(
     folder = tmp_path / "model"
     shutil.copytree(baked_model, folder)
     (folder / weights).write_bytes((folder / weights).read_bytes()[:1000])
-    refuses(start({"MODEL_DIR": str(folder), "BACKEND": backend}, tmp_path / "log"), weights, "truncated")
+    start({"MODEL_DIR": str(folder), "BACKEND": backend}, tmp_path / "log").refuses_to_start(
+        weights, "truncated"
+    )
 
 
 @pytest.mark.parametrize("start", [functions_framework_server, lambda_process])
@@ -50,15 +42,15 @@ def test_weights_that_do_not_load_stop_the_start(start, baked_model: Path, tmp_p
     weights = folder / "model.int8.onnx"
     weights.write_bytes(bytes(weights.stat().st_size))
     process = start({"MODEL_DIR": str(folder)}, tmp_path / "log")
-    logs = refuses(process, "model.int8.onnx", "ONNX Runtime cannot load it")
+    logs = process.refuses_to_start("model.int8.onnx", "ONNX Runtime cannot load it")
     if start is functions_framework_server:
         assert process.process.returncode == 3 and "Worker failed to boot" in logs
 
 
 def test_bad_configuration_stops_the_start_naming_each_variable(baked_model: Path, tmp_path: Path) -> None:
     env = {"MODEL_DIR": str(baked_model), "MAX_BATCH_SIZE": "-3", "API_KEYS": "tiny-key", "LOG_LEVEL": "LOUD"}
-    logs = refuses(
-        functions_framework_server(env, tmp_path / "log"), "MAX_BATCH_SIZE", "API_KEYS", "LOG_LEVEL"
+    logs = functions_framework_server(env, tmp_path / "log").refuses_to_start(
+        "MAX_BATCH_SIZE", "API_KEYS", "LOG_LEVEL"
     )
     assert "tiny-key" not in logs
 

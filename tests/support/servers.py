@@ -109,6 +109,16 @@ class ServedProcess:
             time.sleep(0.2)
         raise RuntimeError(f"{self.log_path.name} not ready after {timeout} s:\n{self.logs()[-4000:]}")
 
+    def refuses_to_start(self, *phrases: str, timeout: float = 120.0) -> str:
+        """Assert the process exits non-zero on its own, saying "refusing to start" and each
+        phrase; returns its log."""
+        assert self.process.wait(timeout=timeout) != 0
+        self.stop()
+        logs = self.logs()
+        for phrase in ("refusing to start", *phrases):
+            assert phrase in logs, logs[-2000:]
+        return logs
+
     def stop(self, timeout: float = 30.0) -> int:
         if self.process.poll() is None:
             self.process.terminate()
