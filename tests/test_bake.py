@@ -158,12 +158,18 @@ def test_a_failed_bake_leaves_the_previous_folder_alone(baked_model: Path, tmp_p
 # --- the hub path ----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def other_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model as published at another commit (other weights)."""
+    return build_bert_folder(tmp_path_factory.mktemp("other"), seed=11)
+
+
 @pytest.fixture
-def hub(model_source: Path, tmp_path: Path):
+def hub(model_source: Path, other_source: Path):
+    # Per test: the tampering tests change what this hub serves.
     with FakeHub() as fake:
         fake.publish(DEFAULT_MODEL_ID, COMMIT, model_source)
-        other = build_bert_folder(tmp_path / "other", seed=11)
-        fake.publish(DEFAULT_MODEL_ID, OTHER_COMMIT, other)
+        fake.publish(DEFAULT_MODEL_ID, OTHER_COMMIT, other_source)
         yield fake
 
 
