@@ -4,38 +4,27 @@ has no emulator: moto's server stands in for it, over HTTP (AWS_ENDPOINT_URL_SQS
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.servers import ServedProcess, free_port, lambda_process
+from tests.support import lambda_invoke
+from tests.support.servers import ServedProcess, lambda_process
+from tests.support.sqs import AWS, moto_sqs, record
 
-moto_server = pytest.importorskip(
-    "moto.server", reason="moto[server] (requirements-dev.txt) is not installed"
-)
-AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 SENTENCE = "Patient denies [entity] chest pain [entity]."
 
 
 @pytest.fixture(scope="module")
 def sqs(monkeypatch_module):
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{server._port}"
-    for name, value in {**AWS, "AWS_ENDPOINT_URL_SQS": url}.items():
-        monkeypatch_module.setenv(name, value)
-    import boto3
+    with moto_sqs() as url:
+        for name, value in {**AWS, "AWS_ENDPOINT_URL_SQS": url}.items():
+            monkeypatch_module.setenv(name, value)
+        import boto3
 
-    yield url, boto3.client("sqs")
-    server.stop()
+        yield url, boto3.client("sqs")
 
 
 @pytest.fixture(scope="module")
@@ -70,26 +59,8 @@ def start(
     return process
 
 
-def record(body: str, **attributes: str) -> dict:
-    """One record as Lambda's SQS event source mapping delivers it."""
-    return {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": uuid.uuid4().hex,
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764115200000"},
-        "messageAttributes": {
-            k: {"stringValue": v, "dataType": "String", "stringListValues": [], "binaryListValues": []}
-            for k, v in attributes.items()
-        },
-        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:assertion-requests",
-        "awsRegion": "us-east-1",
-    }
-
-
 def invoke(process: ServedProcess, event: dict) -> dict:
-    reply = httpx.post(process.url + "/2015-03-31/functions/function/invocations", json=event, timeout=60)
+    reply = lambda_invoke.invoke(process.url, event)
     assert not reply.headers.get("x-amz-function-error"), reply.text
     return reply.json()
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.support.lambda_invoke import invoke
 from tests.support.servers import functions_framework_server, lambda_process
 
 
@@ -56,7 +56,7 @@ def test_bad_configuration_stops_the_start_naming_each_variable(baked_model: Pat
 
 
 def test_an_event_no_handler_claims_is_an_invocation_error(deployments) -> None:
-    invoke = deployments["open"].lam.url + "/2015-03-31/functions/function/invocations"
-    reply = httpx.post(invoke, json={"detail-type": "Scheduled Event", "source": "aws.events"}, timeout=30)
+    event = {"detail-type": "Scheduled Event", "source": "aws.events"}
+    reply = invoke(deployments["open"].lam.url, event, timeout=30)
     assert reply.headers.get("x-amz-function-error") == "Unhandled"
     assert "no handler for an event with keys ['detail-type', 'source']" in reply.json()["errorMessage"]

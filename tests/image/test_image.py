@@ -19,6 +19,8 @@ from tests.support.lambda_events import build_event
 from tests.support.lambda_runtime_api import RuntimeApi
 from tests.support.models import build_bert_folder
 from tests.support.servers import ROOT, free_port
+from tests.support.sqs import AWS, moto_sqs
+from tests.support.sqs import record as sqs_record
 
 pytestmark = [
     pytest.mark.image,
@@ -181,47 +183,33 @@ def test_the_same_image_serves_the_pubsub_target(images: dict[str, str]) -> None
 
 
 def test_the_lambda_image_answers_a_function_url_event_and_an_sqs_batch(images: dict[str, str]) -> None:
-    moto_server = pytest.importorskip(
-        "moto.server", reason="moto[server] (requirements-dev.txt) is not installed"
-    )
-    import boto3
+    with moto_sqs() as endpoint, RuntimeApi() as api:
+        import boto3
 
-    sqs_server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    sqs_server.start()
-    api = RuntimeApi().start()
-    aws = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    endpoint = f"http://127.0.0.1:{sqs_server._port}"
-    sqs = boto3.client("sqs", endpoint_url=endpoint, **{k.lower(): v for k, v in aws.items() if k != "AWS_DEFAULT_REGION"},
-                       region_name="us-east-1")  # fmt: skip
-    queues = {name: sqs.create_queue(QueueName=f"{name}-image")["QueueUrl"] for name in ("results", "errors")}
-    env = {
-        **aws,
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.port}",
-        "AWS_ENDPOINT_URL_SQS": endpoint,
-        "RESULTS_QUEUE_URL": queues["results"],
-        "ERRORS_QUEUE_URL": queues["errors"],
-    }
-    container = Container(images["lambda"], env)
-    try:
-        event = build_event("url", "POST", "/predict", "", {"content-type": "application/json"},
-                            json.dumps({"sentence": SENTENCE}).encode())  # fmt: skip
-        kind, answer = api.invoke(event)
-        assert kind == "response", (answer, container.logs()[-2000:])
-        assert answer["statusCode"] == 200 and json.loads(answer["body"])["model"]["backend"] == "onnx"
-        records = [
-            {"messageId": "m-1", "receiptHandle": "r", "body": json.dumps({"sentence": SENTENCE}), "attributes": {},
-             "messageAttributes": {}, "eventSource": "aws:sqs", "awsRegion": "us-east-1",
-             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:requests"},
-        ]  # fmt: skip
-        kind, answer = api.invoke({"Records": records})
-        assert kind == "response" and answer == {"batchItemFailures": []}, answer
-        received = sqs.receive_message(QueueUrl=queues["results"], MessageAttributeNames=["All"])["Messages"]
-        assert json.loads(received[0]["Body"])["source_message_id"] == "m-1"
-    finally:
-        container.remove()
-        api.stop()
-        sqs_server.stop()
+        sqs = boto3.client("sqs", endpoint_url=endpoint, aws_access_key_id=AWS["AWS_ACCESS_KEY_ID"],
+                           aws_secret_access_key=AWS["AWS_SECRET_ACCESS_KEY"], region_name=AWS["AWS_DEFAULT_REGION"])  # fmt: skip
+        queues = {
+            name: sqs.create_queue(QueueName=f"{name}-image")["QueueUrl"] for name in ("results", "errors")
+        }
+        env = {
+            **AWS,
+            "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{api.port}",
+            "AWS_ENDPOINT_URL_SQS": endpoint,
+            "RESULTS_QUEUE_URL": queues["results"],
+            "ERRORS_QUEUE_URL": queues["errors"],
+        }
+        container = Container(images["lambda"], env)
+        try:
+            event = build_event("url", "POST", "/predict", "", {"content-type": "application/json"},
+                                json.dumps({"sentence": SENTENCE}).encode())  # fmt: skip
+            kind, answer = api.invoke(event)
+            assert kind == "response", (answer, container.logs()[-2000:])
+            assert answer["statusCode"] == 200 and json.loads(answer["body"])["model"]["backend"] == "onnx"
+            kind, answer = api.invoke({"Records": [sqs_record(json.dumps({"sentence": SENTENCE}), "m-1")]})
+            assert kind == "response" and answer == {"batchItemFailures": []}, answer
+            received = sqs.receive_message(QueueUrl=queues["results"], MessageAttributeNames=["All"])[
+                "Messages"
+            ]
+            assert json.loads(received[0]["Body"])["source_message_id"] == "m-1"
+        finally:
+            container.remove()

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from tests.support.lambda_events import build_event, read_response
+from tests.support.lambda_invoke import INVOKE_PATH
 
 SENT_TEXTS: set[str] = set()
 
@@ -93,7 +94,7 @@ class HttpEndpoint(Endpoint):
 class LambdaEndpoint(Endpoint):
     def __init__(self, invoke_url: str, shape: str, key: str | None = None) -> None:
         super().__init__(key)
-        self.invoke_url = invoke_url + "/2015-03-31/functions/function/invocations"
+        self.invoke_url = invoke_url + INVOKE_PATH
         self.shape = shape
         self.name = f"lambda-{shape}"
 

@@ -16,6 +16,15 @@ import json
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+import httpx
+
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+
+
+def invoke(base_url: str, event: object, timeout: float = 60) -> httpx.Response:
+    """One invocation through the stand-in at `base_url`, as the Lambda service's API takes it."""
+    return httpx.post(base_url + INVOKE_PATH, json=event, timeout=timeout)
+
 
 class FakeLambdaContext:
     function_name = "clinical-assertion"

@@ -2,8 +2,8 @@
 (awslambdaric) in a Lambda image polls for work. No emulator package exists on these
 machines; this implements the four calls the client makes (2018-06-01 API).
 
-    api = RuntimeApi(); api.start()            # AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api.port}
-    result = api.invoke({"...": "event"})      # blocks until the function answers
+    with RuntimeApi() as api:                  # AWS_LAMBDA_RUNTIME_API=127.0.0.1:{api.port}
+        result = api.invoke({"...": "event"})  # blocks until the function answers
 """
 
 from __future__ import annotations
@@ -13,33 +13,27 @@ import queue
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.local_server import LocalServer
 
 PREFIX = "/2018-06-01/runtime"
 
 
-class RuntimeApi:
+class RuntimeApi(LocalServer):
     def __init__(self) -> None:
         self.events: queue.Queue[tuple[str, bytes]] = queue.Queue()
         self.answers: dict[str, tuple[str, Any]] = {}
         self.init_error: Any = None
         self._answered = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        super().__init__()
+        # The client's long poll on /invocation/next stays open: closing must not wait for it.
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def port(self) -> int:
         return self._server.server_address[1]
-
-    def start(self) -> RuntimeApi:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def invoke(self, event: dict[str, Any], timeout: float = 120.0) -> tuple[str, Any]:
         """("response" | "error", payload) of one invocation."""
