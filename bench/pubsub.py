@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.pubsub_emulator import PubSubEmulator, emulator_missing
+from tests.support.servers import pubsub_server
 
 
 def messages_per_second(
     baked: Path, sentences: list[str], count: int = 600, per_message: int = 1
 ) -> dict | None:
-    sys.path.insert(0, str(ROOT))
-    from tests.support.pubsub_emulator import PubSubEmulator, emulator_missing
-    from tests.support.servers import pubsub_server
-
     if emulator_missing():
         return None
     logs = Path(tempfile.mkdtemp(prefix="bench-pubsub-"))

@@ -39,6 +39,7 @@ from bench.pubsub import messages_per_second
 from function.model_folder import COMMON_FILES, ModelFolder
 from model_bake.agreement import calibration_sentences
 from tests.support.models import marked_negex_sentences
+from tests.support.servers import http_target_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
@@ -62,11 +63,7 @@ def sentences() -> list[str]:
 
 def variants(source: Path, baked: Path) -> list[Variant]:
     python = str(Path(sys.executable))
-    served = [
-        str(Path(sys.executable).parent / "functions-framework"),
-        "--source", "function/main.py", "--target", "predict_http", "--asgi",
-        "--host", "127.0.0.1", "--port", "{port}",
-    ]  # fmt: skip
+    served = http_target_command()
     folder = ModelFolder.open(baked)
     found = [
         Variant(
@@ -156,7 +153,8 @@ def mean_tokens(baked: Path, texts: list[str]) -> float:
     from function.markers import MarkedText
     from function.tokenization import AssertionTokenizer
 
-    tokenizer = AssertionTokenizer.from_file(baked / "tokenizer.json", 512)
+    folder = ModelFolder.open(baked)
+    tokenizer = AssertionTokenizer.from_file(folder.file("tokenizer.json"), folder.manifest.max_length)
     inputs = tokenizer.encode([MarkedText(t) for t in texts], ["s"] * len(texts))
     return statistics.mean(len(i.ids) for i in inputs)
 

@@ -131,8 +131,9 @@ class ServedProcess:
         return self.process.returncode
 
 
-def functions_framework_server(env: Mapping[str, str], log_path: Path) -> ServedProcess:
-    command = [
+def http_target_command() -> list[str]:
+    """The HTTP target as Cloud Run runs it, on loopback; ``{port}`` is filled in at start."""
+    return [
         *functions_framework_command(),
         "--source",
         "function/main.py",
@@ -144,7 +145,10 @@ def functions_framework_server(env: Mapping[str, str], log_path: Path) -> Served
         "--port",
         "{port}",
     ]
-    return ServedProcess(command, env, log_path, "/health")
+
+
+def functions_framework_server(env: Mapping[str, str], log_path: Path) -> ServedProcess:
+    return ServedProcess(http_target_command(), env, log_path, "/health")
 
 
 def pubsub_server(env: Mapping[str, str], log_path: Path, port: int | None = None) -> ServedProcess:
