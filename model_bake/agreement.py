@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from function.classifier import AssertionClassifier
 
 CALIBRATION = Path(__file__).resolve().parent / "data" / "calibration.jsonl"
 DEFAULT_MIN_AGREEMENT = 0.995
@@ -26,18 +29,25 @@ def calibration_sentences() -> list[str]:
 def probabilities(
     folder: Path, backend: str, precision: str, sentences: list[str], threads: int
 ) -> np.ndarray:
+    """A variant of the folder, loaded for this and closed after."""
     from function.classifier import AssertionClassifier
-    from function.markers import MarkedText
 
     classifier = AssertionClassifier.load(
         folder, backend=backend, precision=precision, threads=threads, servable_only=False
     )
     try:
-        predictions = classifier.classify(
-            [MarkedText(s) for s in sentences], [f"calibration[{i}]" for i in range(len(sentences))]
-        )
+        return probabilities_of(classifier, sentences)
     finally:
         classifier.close()
+
+
+def probabilities_of(classifier: AssertionClassifier, sentences: list[str]) -> np.ndarray:
+    """One row per sentence, the probabilities in the classifier's label order."""
+    from function.markers import MarkedText
+
+    predictions = classifier.classify(
+        [MarkedText(s) for s in sentences], [f"calibration[{i}]" for i in range(len(sentences))]
+    )
     return np.array([[p.scores[label] for label in classifier.labels] for p in predictions])
 
 

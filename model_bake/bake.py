@@ -134,12 +134,16 @@ def _bake_into(request: BakeRequest, staging: Path) -> Manifest:
     )
     # The checks open the folder exactly as the runtime does, manifest included.
     _write_manifest(staging, manifest)
-    log.info("running the smoke set against the reference pipeline")
-    checks.update(smoke.run(source_dir, staging, threads=request.threads))
+    sentences = agreement.calibration_sentences()
+    reference_model = smoke.load_reference(staging, threads=request.threads)
+    try:
+        log.info("running the smoke set against the reference pipeline")
+        checks.update(smoke.run(source_dir, staging, reference_model))
+        expected = agreement.probabilities_of(reference_model, sentences)
+    finally:
+        reference_model.close()
     variants = {reference.name: replace(reference, servable=True)}
     log.info("checking each variant against the reference on the calibration set")
-    sentences = agreement.calibration_sentences()
-    expected = agreement.probabilities(staging, "torch", "fp32", sentences, request.threads)
     for variant in candidates:
         found = agreement.measure(
             expected,

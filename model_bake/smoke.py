@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_bake.errors import BakeError
+
+if TYPE_CHECKING:
+    from function.classifier import AssertionClassifier
 
 TOLERANCE = 1e-5
 
@@ -36,7 +39,22 @@ LONG_SENTENCE = "Vital signs were stable on every check. " * 120 + (
 )
 
 
-def run(source_dir: Path, baked_dir: Path, *, threads: int = 1) -> dict[str, Any]:
+def load_reference(baked_dir: Path, *, threads: int = 1) -> AssertionClassifier:
+    """The baked folder's torch fp32 variant, loaded as the runtime loads it: what the smoke
+    set and the agreement gate both compare against. The caller closes it."""
+    from function.classifier import AssertionClassifier
+    from function.errors import ModelFolderError
+
+    try:
+        return AssertionClassifier.load(
+            baked_dir, backend="torch", precision="fp32", threads=threads, servable_only=False
+        )
+    except ModelFolderError as error:
+        raise BakeError(f"the baked folder does not load: {error}") from None
+
+
+def run(source_dir: Path, baked_dir: Path, classifier: AssertionClassifier) -> dict[str, Any]:
+    """`classifier`: the folder's reference variant (`load_reference`)."""
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -44,18 +62,10 @@ def run(source_dir: Path, baked_dir: Path, *, threads: int = 1) -> dict[str, Any
     )
     from transformers.utils import logging as hf_logging
 
-    from function.classifier import AssertionClassifier
-    from function.errors import ModelFolderError
     from function.markers import MarkedText
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    try:
-        classifier = AssertionClassifier.load(
-            baked_dir, backend="torch", precision="fp32", threads=threads, servable_only=False
-        )
-    except ModelFolderError as error:
-        raise BakeError(f"the baked folder does not load: {error}") from None
     reference_tokenizer = AutoTokenizer.from_pretrained(source_dir, local_files_only=True)
     baked_tokenizer = AutoTokenizer.from_pretrained(baked_dir, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(source_dir, local_files_only=True)
@@ -82,7 +92,6 @@ def run(source_dir: Path, baked_dir: Path, *, threads: int = 1) -> dict[str, Any
                 f"(tolerance {TOLERANCE:.0e})"
             )
     long_prediction = classifier.classify([MarkedText(LONG_SENTENCE)], ["smoke[long]"])[0]
-    classifier.close()
     if not long_prediction.windowed or not math.isfinite(long_prediction.score):
         raise BakeError("smoke[long]: the long sentence was not windowed around its concept")
     return {
