@@ -4,6 +4,7 @@ points, and the reference pipeline the served answers must equal."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -57,6 +58,14 @@ def baked_model(model_source: Path, tmp_path_factory: pytest.TempPathFactory) ->
     )
     assert result.returncode == 0, result.stderr
     return out
+
+
+@pytest.fixture
+def baked_copy(baked_model: Path, tmp_path: Path) -> Path:
+    """A copy of the session's baked folder, for a test that damages it."""
+    copy = tmp_path / "model"
+    shutil.copytree(baked_model, copy)
+    return copy
 
 
 class OnnxReference:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,8 @@ from function.model_folder import MANIFEST_NAME, ModelFolder
 
 
 @pytest.fixture
-def folder(baked_model: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "model"
-    shutil.copytree(baked_model, copy)
-    return copy
+def folder(baked_copy: Path) -> Path:
+    return baked_copy
 
 
 def edit_manifest(folder: Path, change) -> None:

@@ -3,7 +3,6 @@ they cannot run with; neither ever serves half-configured."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,26 +21,22 @@ def test_a_missing_model_folder_stops_the_start(start, tmp_path: Path) -> None:
     ("backend", "weights"), [("onnx", "model.int8.onnx"), ("torch", "model.safetensors")]
 )
 def test_a_truncated_model_file_stops_the_start(
-    start, backend: str, weights: str, baked_model: Path, tmp_path: Path
+    start, backend: str, weights: str, baked_copy: Path, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "model"
-    shutil.copytree(baked_model, folder)
-    (folder / weights).write_bytes((folder / weights).read_bytes()[:1000])
-    start({"MODEL_DIR": str(folder), "BACKEND": backend}, tmp_path / "log").refuses_to_start(
+    (baked_copy / weights).write_bytes((baked_copy / weights).read_bytes()[:1000])
+    start({"MODEL_DIR": str(baked_copy), "BACKEND": backend}, tmp_path / "log").refuses_to_start(
         weights, "truncated"
     )
 
 
 @pytest.mark.parametrize("start", [functions_framework_server, lambda_process])
-def test_weights_that_do_not_load_stop_the_start(start, baked_model: Path, tmp_path: Path) -> None:
+def test_weights_that_do_not_load_stop_the_start(start, baked_copy: Path, tmp_path: Path) -> None:
     """Same size, other bytes: only loading can tell. Under Functions Framework the worker
     loads after the fork; it exits with gunicorn's boot-error status, which stops the master
     instead of respawning the worker forever."""
-    folder = tmp_path / "model"
-    shutil.copytree(baked_model, folder)
-    weights = folder / "model.int8.onnx"
+    weights = baked_copy / "model.int8.onnx"
     weights.write_bytes(bytes(weights.stat().st_size))
-    process = start({"MODEL_DIR": str(folder)}, tmp_path / "log")
+    process = start({"MODEL_DIR": str(baked_copy)}, tmp_path / "log")
     logs = process.refuses_to_start("model.int8.onnx", "ONNX Runtime cannot load it")
     if start is functions_framework_server:
         assert process.process.returncode == 3 and "Worker failed to boot" in logs
