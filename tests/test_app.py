@@ -19,6 +19,7 @@ from function.classifier import AssertionClassifier
 from function.config import Settings
 from function.logs import WITHHELD, configure_logging
 from function.service import ServiceState
+from tests.support.endpoints import canary
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ class ExplodingBackend:
 def test_an_internal_fault_is_a_json_500_and_its_message_stays_out_of_logs(
     baked_model: Path, captured_logs: io.StringIO
 ) -> None:
-    secret = f"Zq{uuid.uuid4().hex}"
+    secret = canary()
     classifier = AssertionClassifier.load(baked_model, threads=1)
     classifier._backend = ExplodingBackend(secret)
     state = ServiceState(Settings(), ApiKeys([], required=False), classifier=classifier)

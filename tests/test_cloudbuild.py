@@ -7,12 +7,12 @@ import itertools
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.servers import ROOT
+
 VALIDATOR = ROOT.parent / "shared" / "tools" / "cloudbuild-validate" / "validate.sh"
 CONFIGS = ("cloudbuild.yaml", "cloudbuild-lambda.yaml")
 BUILT_INS = {

@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from function.model_folder import ModelFolder
 from tests.conftest import ENTRY_POINTS, KEY_A, KEY_B, Reference
-from tests.support.endpoints import SENT_TEXTS, Endpoint, Reply
+from tests.support.endpoints import SENT_TEXTS, Endpoint, Reply, canary
 from tests.support.models import calibration_sentences, marked_negex_sentences
 from tests.support.windows import CONCEPT, long_sentence_with_concept_at, window_text
 
 TOLERANCE = 1e-5
 SENTENCE = "Patient denies [entity] shortness of breath [entity] at rest."
-
-
-def canary() -> str:
-    """A unique word to plant in a sentence, so a log search for it means something."""
-    return f"Zq{uuid.uuid4().hex[:12]}"
 
 
 def assert_matches(prediction: dict, expected: dict[str, float]) -> None:

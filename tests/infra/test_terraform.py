@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from tests.support.servers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 TF_DIR = ROOT / "infra" / "terraform"
 RUNBOOKS = ROOT / "docs" / "runbooks"
 OFFLINE_SETUP = ROOT.parent / "shared" / "tools" / "terraform-offline" / "setup.sh"

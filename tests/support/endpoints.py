@@ -9,6 +9,7 @@ that none of them reached a log line.
 from __future__ import annotations
 
 import json as jsonlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,12 @@ from tests.support.lambda_events import build_event, read_response
 from tests.support.lambda_invoke import INVOKE_PATH
 
 SENT_TEXTS: set[str] = set()
+
+
+def canary() -> str:
+    """A unique word to plant in a sentence, so a log search for it means something (the
+    contract suite's last test looks for every word starting "Zq" that SENT_TEXTS holds)."""
+    return f"Zq{uuid.uuid4().hex[:12]}"
 
 
 def remember(value: Any) -> None:

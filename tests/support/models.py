@@ -10,8 +10,8 @@ from pathlib import Path
 
 from function.markers import mark_entity
 from model_bake.agreement import calibration_sentences  # the one reader; tests import it from here
+from tests.support.servers import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 NEGEX = ROOT.parent / "shared" / "data" / "negex_annotations.jsonl"
 LABELS = {0: "PRESENT", 1: "ABSENT", 2: "POSSIBLE"}
 
