@@ -153,8 +153,7 @@ def mean_tokens(baked: Path, texts: list[str]) -> float:
     from function.markers import MarkedText
     from function.tokenization import AssertionTokenizer
 
-    folder = ModelFolder.open(baked)
-    tokenizer = AssertionTokenizer.from_file(folder.file("tokenizer.json"), folder.manifest.max_length)
+    tokenizer = AssertionTokenizer.of_folder(ModelFolder.open(baked))
     inputs = tokenizer.encode([MarkedText(t) for t in texts], ["s"] * len(texts))
     return statistics.mean(len(i.ids) for i in inputs)
 

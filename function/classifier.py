@@ -91,7 +91,7 @@ class AssertionClassifier:
         self.variant = variant
         self.labels = manifest.labels
         self.info = ModelInfo(manifest.model_id, manifest.revision, variant.backend, variant.precision)
-        self.tokenizer = AssertionTokenizer.from_file(folder.file("tokenizer.json"), manifest.max_length)
+        self.tokenizer = AssertionTokenizer.of_folder(folder)
         self._backends = list(backends)
         self.limits = limits or BatchLimits()
         self._batcher = MicroBatcher(

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from tokenizers import Encoding, Tokenizer
 
 from function.errors import InputError
 from function.markers import MarkedText
+from function.model_folder import ModelFolder
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,9 @@ class AssertionTokenizer:
         self.pad_id = 0 if pad_id is None else pad_id
 
     @classmethod
-    def from_file(cls, path: Path, max_length: int) -> AssertionTokenizer:
-        return cls(Tokenizer.from_file(str(path)), max_length)
+    def of_folder(cls, folder: ModelFolder) -> AssertionTokenizer:
+        """A baked folder's tokenizer (its tokenizer.json), with the manifest's length limit."""
+        return cls(Tokenizer.from_file(str(folder.file("tokenizer.json"))), folder.manifest.max_length)
 
     def encode(self, items: Sequence[MarkedText], where: Sequence[str]) -> list[ModelInput]:
         """Encode each item; `where` names each one in errors (``sentences[3]``)."""

@@ -19,8 +19,7 @@ from tests.support.windows import CONCEPT, FILLER, long_sentence_with_concept_at
 
 @pytest.fixture(scope="module")
 def tokenizer(baked_model: Path) -> AssertionTokenizer:
-    folder = ModelFolder.open(baked_model)
-    return AssertionTokenizer.from_file(folder.file("tokenizer.json"), folder.manifest.max_length)
+    return AssertionTokenizer.of_folder(ModelFolder.open(baked_model))
 
 
 def encode(tokenizer: AssertionTokenizer, text: str, marked: bool = True):

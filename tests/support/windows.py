@@ -23,7 +23,6 @@ def window_text(sentence: str, baked_model: Path) -> str:
     from function.model_folder import ModelFolder
     from function.tokenization import AssertionTokenizer
 
-    folder = ModelFolder.open(baked_model)
-    tokenizer = AssertionTokenizer.from_file(folder.file("tokenizer.json"), folder.manifest.max_length)
+    tokenizer = AssertionTokenizer.of_folder(ModelFolder.open(baked_model))
     model_input = tokenizer.encode([MarkedText(sentence)], ["sentence"])[0]
     return sentence[model_input.char_start : model_input.char_end]
