@@ -71,6 +71,10 @@ class Manifest:
     checks: dict[str, Any] = field(default_factory=dict)
     format: int = MANIFEST_FORMAT
 
+    def servable_names(self) -> list[str]:
+        """The variants that passed the bake's checks, by name, sorted."""
+        return [name for name, entry in sorted(self.variants.items()) if entry.servable]
+
     def to_json(self) -> str:
         data = asdict(self)
         data["labels"] = list(self.labels)
@@ -226,14 +230,11 @@ class ModelFolder:
                 why = entry.reason or "it failed its bake checks"
                 raise ModelFolderError(
                     f"{self.path}: {entry.name} is not servable: {why}; "
-                    f"choose another PRECISION or BACKEND (servable: {self.servable_names()})"
+                    f"choose another PRECISION or BACKEND (servable: {self.manifest.servable_names()})"
                 )
             raise ModelFolderError(
                 f"{self.path} has no servable {backend} variant with its files present "
-                f"(asked: {candidates}; manifest: {known}; servable: {self.servable_names()})"
+                f"(asked: {candidates}; manifest: {known}; servable: {self.manifest.servable_names()})"
             )
         self._check_files(present[0].files, verify_checksums)
         return present[0]
-
-    def servable_names(self) -> list[str]:
-        return [name for name, entry in sorted(self.manifest.variants.items()) if entry.servable]

@@ -78,10 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model_bake: FAILED: {error}", file=sys.stderr)
         return 1
     what = "baked" if written else "up to date, nothing to do:"
-    servable = [name for name, variant in sorted(manifest.variants.items()) if variant.servable]
     print(
         f"model_bake: {what} {manifest.model_id}@{manifest.revision} in {args.out} "
-        f"(servable: {', '.join(servable)}; {time.perf_counter() - started:.1f} s)",
+        f"(servable: {', '.join(manifest.servable_names())}; {time.perf_counter() - started:.1f} s)",
         file=sys.stderr,
     )
     return 0
