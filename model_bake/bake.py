@@ -210,7 +210,9 @@ def _up_to_date(request: BakeRequest, out: Path) -> Manifest | None:
     if not (out / MANIFEST_NAME).is_file():
         return None
     try:
-        manifest = ModelFolder.open(out, verify_checksums=True).manifest
+        folder = ModelFolder.open(out, verify_checksums=True)
+        folder.verify_all()  # weights included: a damaged file must not pass as baked
+        manifest = folder.manifest
     except ModelFolderError as error:
         log.info("rebaking: %s", error)
         return None

@@ -92,6 +92,20 @@ def test_a_changed_source_or_a_damaged_folder_is_baked_again(model_source: Path,
     ModelFolder.open(out, verify_checksums=True)
 
 
+def test_damaged_weights_in_the_folder_are_baked_again(
+    baked_model: Path, model_source: Path, tmp_path: Path
+) -> None:
+    out = copy_of(baked_model, tmp_path, "out")
+    weights = out / "model.int8.onnx"
+    weights.write_bytes(bytes(weights.stat().st_size))  # same size, other bytes
+    result = run_bake(
+        "--from-dir", str(model_source), "--out", str(out), "--min-agreement", TEST_MIN_AGREEMENT
+    )
+    assert result.returncode == 0 and "up to date" not in result.stderr, result.stderr
+    assert "model.int8.onnx does not match the sha256" in result.stderr
+    ModelFolder.open(out).verify_all()
+
+
 def test_pytorch_bin_only_is_converted_to_safetensors(tmp_path: Path) -> None:
     source = build_bert_folder(tmp_path / "bin", weights="bin", seed=3)
     out = tmp_path / "out"
