@@ -18,12 +18,19 @@ import pytest
 from tests.support.endpoints import Endpoint, HttpEndpoint, LambdaEndpoint
 from tests.support.lambda_events import SHAPES
 from tests.support.models import build_bert_folder
-from tests.support.servers import ROOT, ServedProcess, functions_framework_server, lambda_process
+from tests.support.servers import ROOT, ServedProcess, functions_framework_server, lambda_process, stop_all
 
 KEY_A = "test-key-a-7c1f0e9b2d4a6c8e"
 KEY_B = "test-key-b-1a3b5c7d9e0f2a4b"
 ENTRY_POINTS = ("ff", *(f"lambda-{shape}" for shape in SHAPES))
 OPEN_LIMITS = {"MAX_BATCH_SIZE": "4", "MAX_BODY_BYTES": "4096"}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A test that failed between starting a server and stopping it leaves nothing behind."""
+    left = stop_all()
+    if left:
+        print(f"\nconftest: stopped {left} server process(es) that tests left running")
 
 
 def run_bake(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -146,12 +153,16 @@ class Deployment:
         return [self.ff, self.lam]
 
 
-def _deploy(env: dict[str, str], key: str | None, logs: Path, name: str) -> Deployment:
-    deployment = Deployment(
-        functions_framework_server(env, logs / f"{name}-ff.log"),
-        lambda_process(env, logs / f"{name}-lambda.log"),
-        key,
-    )
+def _deploy(
+    env: dict[str, str], key: str | None, logs: Path, name: str, started: list[ServedProcess]
+) -> Deployment:
+    """Start both entry points; `started` collects every process, so that the caller stops
+    them all even when one of them fails to start."""
+    ff = functions_framework_server(env, logs / f"{name}-ff.log")
+    started.append(ff)
+    lam = lambda_process(env, logs / f"{name}-lambda.log")
+    started.append(lam)
+    deployment = Deployment(ff, lam, key)
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(ServedProcess.wait_ready, deployment.processes()))
     return deployment
@@ -167,21 +178,29 @@ def deployments(
     to test."""
     logs = tmp_path_factory.mktemp("logs")
     common = {"MODEL_DIR": str(baked_model), "INTRA_OP_THREADS": "1", "GOOGLE_CLOUD_PROJECT": "test-project"}
-    with ThreadPoolExecutor(2) as pool:
-        secured = pool.submit(
-            _deploy, {**common, "BACKEND": "torch", "API_KEYS": f"{KEY_A},{KEY_B}"}, KEY_A, logs, "secured"
-        )
-        opened = pool.submit(
-            _deploy,
-            {**common, "BACKEND": "onnx", "PRECISION": "int8", "ALLOW_UNMARKED": "true", **OPEN_LIMITS},
-            None,
-            logs,
-            "open",
-        )
-        result = {"secured": secured.result(), "open": opened.result()}
-    yield result
-    for deployment in result.values():
-        for process in deployment.processes():
+    started: list[ServedProcess] = []
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            secured = pool.submit(
+                _deploy,
+                {**common, "BACKEND": "torch", "API_KEYS": f"{KEY_A},{KEY_B}"},
+                KEY_A,
+                logs,
+                "secured",
+                started,
+            )
+            opened = pool.submit(
+                _deploy,
+                {**common, "BACKEND": "onnx", "PRECISION": "int8", "ALLOW_UNMARKED": "true", **OPEN_LIMITS},
+                None,
+                logs,
+                "open",
+                started,
+            )
+            result = {"secured": secured.result(), "open": opened.result()}
+        yield result
+    finally:
+        for process in started:
             process.stop()
 
 

@@ -1,6 +1,7 @@
 """Build BERT model folders shaped like the real one: config.json + vocab.txt +
 model.safetensors (or pytorch_model.bin), no tokenizer config, random weights in the real
-transformers classes, and a WordPiece vocabulary trained with `tokenizers`."""
+transformers classes, and a WordPiece vocabulary built from the calibration sentences.
+The same arguments give the same bytes on every run (`build_vocab`, seeded weights)."""
 
 from __future__ import annotations
 
@@ -29,17 +30,42 @@ def marked_negex_sentences() -> list[str]:
     return [mark_entity(r["text"], r["start"], r["end"], where=r["id"]).text for r in negex_rows()]
 
 
-def train_vocab(texts: Iterable[str], size: int = 3000) -> list[str]:
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+def build_vocab(texts: Iterable[str], size: int = 1000) -> list[str]:
+    """A WordPiece vocabulary built the same way, byte for byte, on every run and machine:
+    the special tokens, every character seen (alone and as a ``##`` continuation), every
+    whole word, then the most frequent word starts and ``##`` continuations up to `size`,
+    ties broken alphabetically. (`tokenizers`' WordPiece trainer breaks frequency ties in
+    hash order, so its vocabulary, and with it the test model, changed between runs.) Texts
+    are split the way BERT's tokenizer splits them, so every word of the calibration set is
+    one token and other words still tokenize, piece by piece."""
+    from collections import Counter
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=size, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    )
-    tokenizer.train_from_iterator(list(texts), trainer)
-    return [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
+    from tokenizers import normalizers, pre_tokenizers
+
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    splitter = pre_tokenizers.BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(word for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(text)))
+    characters = sorted({character for word in words for character in word})
+    pieces: Counter[str] = Counter()
+    for word, count in words.items():
+        for length in range(2, min(len(word), 8)):
+            pieces[word[:length]] += count
+            for start in range(1, len(word) - length + 1):
+                pieces["##" + word[start : start + length]] += count
+    by_frequency = sorted(words.items(), key=lambda item: (-item[1], item[0]))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab += characters + [f"##{character}" for character in characters]
+    vocab += [word for word, _ in by_frequency if word not in set(vocab)]
+    seen = set(vocab)
+    for piece, _ in sorted(pieces.items(), key=lambda item: (-item[1], item[0])):
+        if len(vocab) >= size:
+            break
+        if piece not in seen:
+            vocab.append(piece)
+            seen.add(piece)
+    return vocab
 
 
 def bert_config(vocab_size: int, *, layers: int, hidden: int, heads: int, intermediate: int) -> dict:
@@ -89,7 +115,7 @@ def build_bert_folder(
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    vocab = vocab or train_vocab(calibration_sentences())
+    vocab = vocab or build_vocab(calibration_sentences())
     path.mkdir(parents=True, exist_ok=True)
     config = bert_config(len(vocab), layers=layers, hidden=hidden, heads=heads, intermediate=intermediate)
     (path / "config.json").write_text(json.dumps(config, indent=2) + "\n")

@@ -9,8 +9,10 @@ environment would. Each process writes its stdout and stderr to a log file the t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,16 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# Every process started, so that the session's end can stop what a failed test left running.
+STARTED: list[ServedProcess] = []
+
+
+def stop_all() -> int:
+    """Stop every process still running; returns how many there were."""
+    running = [process for process in STARTED if process.process.poll() is None]
+    for process in running:
+        process.stop()
+    return len(running)
 
 
 def free_port() -> int:
@@ -60,6 +72,7 @@ class ServedProcess:
             **env,
         }
         self._log = log_path.open("wb")
+        STARTED.append(self)
         self.process = subprocess.Popen(
             [part.replace("{port}", str(self.port)) for part in command],
             cwd=ROOT,
@@ -91,6 +104,14 @@ class ServedProcess:
             time.sleep(0.05)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
+        """Return once it serves; otherwise stop it and raise with the end of its log."""
+        try:
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -111,22 +132,30 @@ class ServedProcess:
 
     def refuses_to_start(self, *phrases: str, timeout: float = 120.0) -> str:
         """Assert the process exits non-zero on its own, saying "refusing to start" and each
-        phrase; returns its log."""
-        assert self.process.wait(timeout=timeout) != 0
-        self.stop()
+        phrase; returns its log. The process is stopped whatever happens."""
+        try:
+            returncode = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            self.stop()
         logs = self.logs()
+        assert returncode is not None, f"still running after {timeout} s:\n{logs[-2000:]}"
+        assert returncode != 0, logs[-2000:]
         for phrase in ("refusing to start", *phrases):
             assert phrase in logs, logs[-2000:]
         return logs
 
     def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as a platform stops an instance; then SIGKILL to the whole process group
+        (a gunicorn worker or any other child included), so that nothing outlives a test."""
         if self.process.poll() is None:
             self.process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own session: start_new_session
+        self.process.wait()
         self._log.close()
         return self.process.returncode
 
