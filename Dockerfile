@@ -42,8 +42,9 @@ ARG MODEL_REVISION=bc4f03ba2923e41f3f4f03bfd7ad15b0ef25b8d5
 ARG MODEL_SOURCE=hub
 ARG MODEL_LOCAL_REVISION=
 ARG MIN_AGREEMENT=0.995
-# Which variant the image carries: auto (the fastest servable: int8 when it passed its gate),
-# fp32, int8, or all (every servable onnx variant, to choose with PRECISION at run time).
+# Which variants the image carries: auto (what PRECISION=auto may serve: int8 when it passed
+# its gate, and fp32, which a process falls back on where int8 fails its start-up check on the
+# host's CPU), int8 or fp32 alone (smaller; nothing to fall back on), or all.
 ARG SERVE_PRECISION=auto
 ARG HF_ENDPOINT=
 COPY function ./function

@@ -196,6 +196,17 @@ class AssertionClassifier:
             self.prepare_sentences(sentences, where=where, allow_unmarked=allow_unmarked)
         )
 
+    def probabilities_in_one_pass(self, sentences: Sequence[str]) -> np.ndarray:
+        """Marked sentences in ONE forward pass, outside the queue, one row each: the
+        start-up check's pass. With int8 activations quantized per pass, only the same pass
+        gives the same numbers, so the bake records and the service checks exactly this."""
+        where = [f"check[{index}]" for index in range(len(sentences))]
+        inputs = self.tokenizer.encode(
+            [check_sentence(s, where=w) for s, w in zip(sentences, where, strict=True)], where
+        )
+        ids, mask = self._pad(inputs)
+        return softmax(self._backend.logits(ids, mask).astype(np.float32, copy=False))
+
     def _predictions(self, prepared: Prepared, probabilities: np.ndarray) -> list[Prediction]:
         return [
             self._prediction(row, item, model_input)

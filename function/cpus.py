@@ -1,10 +1,14 @@
-"""How many CPUs this process may really use: the smaller of its affinity mask and its
-container's CPU quota (Cloud Run and Lambda limit CPU by quota, not by affinity)."""
+"""The CPU this process runs on: how many CPUs it may really use (the smaller of its affinity
+mask and its container's CPU quota: Cloud Run and Lambda limit CPU by quota, not by affinity),
+and which int8-relevant features it has (the same image lands on hosts we do not choose)."""
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -31,3 +35,78 @@ def available_cpus() -> int:
     if quota is not None:
         count = min(count, max(1, math.ceil(quota)))
     return max(1, count)
+
+
+# The CPU features that decide which int8 kernels ONNX Runtime runs and what they compute:
+# x86 u8s8 products are summed exactly with VNNI or AMX, and through 16-bit intermediate sums
+# that can saturate on AVX2 and on AVX-512 without VNNI (unless the session asks for the
+# slower exact kernels, as every int8 variant here does); arm64 dot-product and matrix
+# extensions change the speed, not the sums.
+INT8_FLAGS = (
+    "avx2",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx_vnni",
+    "amx_int8",
+    "amx_bf16",
+    "asimddp",
+    "i8mm",
+    "sve",
+)
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    """Which CPU this process runs on, as far as the int8 kernels care."""
+
+    model: str
+    machine: str
+    flags: tuple[str, ...]  # the INT8_FLAGS present, in that order
+
+    @property
+    def kind(self) -> str:
+        """A short name for the family of int8 kernels this CPU gets."""
+        flags = set(self.flags)
+        if self.machine in {"x86_64", "AMD64", "i686", "i386"}:
+            for flag, name in (
+                ("amx_int8", "AMX"),
+                ("avx512_vnni", "AVX-512 VNNI"),
+                ("avx_vnni", "AVX-VNNI"),
+                ("avx512bw", "AVX-512, no VNNI"),
+                ("avx2", "AVX2, no VNNI"),
+            ):
+                if flag in flags:
+                    return f"x86_64 {name}"
+            return "x86_64 without AVX2"
+        if self.machine in {"aarch64", "arm64"}:
+            extras = [name for flag, name in (("i8mm", "i8mm"), ("asimddp", "dotprod")) if flag in flags]
+            return "arm64" + (f" {'+'.join(extras)}" if extras else "")
+        return self.machine or "unknown"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"model": self.model, "machine": self.machine, "kind": self.kind, "flags": list(self.flags)}
+
+
+@functools.cache
+def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
+    """Read once per process: the first processor's model name and its int8-relevant flags
+    (Linux's /proc/cpuinfo; elsewhere the model from `platform` and no flags)."""
+    model, flags = "", set()
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            if key in {"model name", "cpu model", "processor"} and not model and not value.strip().isdigit():
+                model = value.strip()
+            elif key in {"flags", "features"}:
+                flags.update(value.split())
+                if model:
+                    break
+    except OSError:
+        pass
+    return CpuFeatures(
+        model=model or platform.processor() or "unknown",
+        machine=platform.machine(),
+        flags=tuple(flag for flag in INT8_FLAGS if flag in flags),
+    )

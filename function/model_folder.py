@@ -19,11 +19,12 @@ from typing import Any
 from function.errors import ModelFolderError
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 2
+MANIFEST_FORMAT = 3
 LABELS = ("PRESENT", "ABSENT", "POSSIBLE")
 # Files every runtime needs, whatever the variant; each variant adds its own.
 COMMON_FILES = ("config.json", "tokenizer.json")
-# When PRECISION=auto: the fastest servable variant of the backend wins.
+# When PRECISION=auto: the fastest servable variant of the backend that passes its start-up
+# check on this CPU wins; the others are the fallbacks, in this order.
 PRECISION_PREFERENCE = ("int8", "fp32")
 
 
@@ -42,7 +43,11 @@ class VariantEntry:
 
     Only a servable variant may be served. The reference (torch fp32) is servable when the
     smoke set matched the pipeline; every other variant when it agreed with the reference
-    on the calibration set (`agreement`); `reason` says why one is not.
+    on the calibration set (`agreement`); `reason` says why one is not. `recipe` says how it
+    was made and how it must be run (ONNX Runtime session settings among them); `judged_on`
+    names the CPU whose kernels the bake's figures come from; `check` is the small set of
+    sentences, with the reference's and this variant's answers, that every serving process
+    runs on its own CPU before it reports ready (`function.variant_check`).
     """
 
     backend: str
@@ -51,6 +56,9 @@ class VariantEntry:
     servable: bool = False
     agreement: dict[str, Any] | None = None
     reason: str = ""
+    recipe: dict[str, Any] = field(default_factory=dict)
+    judged_on: dict[str, Any] | None = None
+    check: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -205,6 +213,48 @@ class ModelFolder:
     def has_files(self, variant: VariantEntry) -> bool:
         return all((self.path / name).is_file() for name in variant.files)
 
+    def candidates(
+        self, backend: str, precision: str = "auto", *, servable_only: bool = True
+    ) -> list[VariantEntry]:
+        """The variants that may serve, best first, their files' sizes checked: for
+        `precision="auto"` every servable one of the backend that is present, fastest first
+        (the ones after the first are the fallbacks when a variant fails its start-up check);
+        otherwise just the one named. Refuses, saying why, when there is none, or when the
+        variant named failed its bake checks. (`verify_files` reads a variant's checksums.)"""
+        variants = self.manifest.variants
+        known = sorted(variants)
+        names = (
+            [f"{backend}-{p}" for p in PRECISION_PREFERENCE]
+            if precision == "auto"
+            else [f"{backend}-{precision}"]
+        )
+        present = [
+            variants[name]
+            for name in names
+            if name in variants
+            and (variants[name].servable or not servable_only)
+            and self.has_files(variants[name])
+        ]
+        if not present:
+            if precision != "auto" and names[0] in variants and not variants[names[0]].servable:
+                entry = variants[names[0]]
+                why = entry.reason or "it failed its bake checks"
+                raise ModelFolderError(
+                    f"{self.path}: {entry.name} is not servable: {why}; "
+                    f"choose another PRECISION or BACKEND (servable: {self.manifest.servable_names()})"
+                )
+            raise ModelFolderError(
+                f"{self.path} has no servable {backend} variant with its files present "
+                f"(asked: {names}; manifest: {known}; servable: {self.manifest.servable_names()})"
+            )
+        for entry in present:
+            self._check_files(entry.files, verify_checksums=False)
+        return present
+
+    def verify_files(self, variant: VariantEntry) -> None:
+        """A variant's files match the sha256 the manifest lists (reads them all)."""
+        self._check_files(variant.files, verify_checksums=True)
+
     def select(
         self,
         backend: str,
@@ -213,33 +263,8 @@ class ModelFolder:
         verify_checksums: bool = False,
         servable_only: bool = True,
     ) -> VariantEntry:
-        """The variant to serve, with its files checked; `precision="auto"` takes the fastest
-        servable one present. Refuses, saying why, a variant that failed its bake checks."""
-        variants = self.manifest.variants
-        known = sorted(variants)
-        candidates = (
-            [f"{backend}-{p}" for p in PRECISION_PREFERENCE]
-            if precision == "auto"
-            else [f"{backend}-{precision}"]
-        )
-        present = [
-            variants[name]
-            for name in candidates
-            if name in variants
-            and (variants[name].servable or not servable_only)
-            and self.has_files(variants[name])
-        ]
-        if not present:
-            if precision != "auto" and candidates[0] in variants and not variants[candidates[0]].servable:
-                entry = variants[candidates[0]]
-                why = entry.reason or "it failed its bake checks"
-                raise ModelFolderError(
-                    f"{self.path}: {entry.name} is not servable: {why}; "
-                    f"choose another PRECISION or BACKEND (servable: {self.manifest.servable_names()})"
-                )
-            raise ModelFolderError(
-                f"{self.path} has no servable {backend} variant with its files present "
-                f"(asked: {candidates}; manifest: {known}; servable: {self.manifest.servable_names()})"
-            )
-        self._check_files(present[0].files, verify_checksums)
-        return present[0]
+        """The first of `candidates`: the variant to serve if it passes its start-up check."""
+        first = self.candidates(backend, precision, servable_only=servable_only)[0]
+        if verify_checksums:
+            self.verify_files(first)
+        return first

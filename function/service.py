@@ -25,6 +25,7 @@ from function.config import ConfigError, Settings
 from function.errors import ModelFolderError, ModelNotReady
 from function.logs import configure_logging, log_event
 from function.model_folder import ModelFolder, VariantEntry
+from function.variant_check import CheckOutcome, load_checked
 
 log = logging.getLogger("function.service")
 PROCESS_STARTED = time.perf_counter()
@@ -42,6 +43,9 @@ class ServiceState:
     api_keys: ApiKeys
     classifier: AssertionClassifier | None = None
     loader: Callable[[], AssertionClassifier] | None = None
+    # The start-up check of the variant that serves, and of those that failed before it.
+    check: CheckOutcome | None = None
+    failed_checks: tuple[CheckOutcome, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def load(self) -> AssertionClassifier:
@@ -78,12 +82,14 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
         keys = load_api_keys(settings)
         verify = settings.verify_checksums
         folder = ModelFolder.open(settings.model_dir, verify_checksums=verify)
-        variant = folder.select(settings.backend, settings.precision, verify_checksums=verify)
+        candidates = folder.candidates(settings.backend, settings.precision)
     except (ModelFolderError, KeySourceError) as error:
         raise refuse(error) from None
     # The folder is opened and checked once, here (in gunicorn's master, so a bad one stops
-    # the start); the loader, in the worker, only builds the model from it.
-    state = ServiceState(settings, keys, loader=lambda: _load_model(settings, folder, variant, len(keys)))
+    # the start); the loader, in the worker, builds the model from it and checks it on the
+    # CPU it will serve on.
+    state = ServiceState(settings, keys)
+    state.loader = lambda: _load_model(state, folder, candidates, len(keys))
     if load_after_fork:
         os.register_at_fork(after_in_child=lambda: _load_in_worker(state))
     else:
@@ -95,15 +101,32 @@ def start_service(settings: Settings | None = None, *, load_after_fork: bool = F
 
 
 def _load_model(
-    settings: Settings, folder: ModelFolder, variant: VariantEntry, key_count: int
+    state: ServiceState, folder: ModelFolder, candidates: list[VariantEntry], key_count: int
 ) -> AssertionClassifier:
-    classifier = AssertionClassifier.from_folder(
+    settings = state.settings
+    checked = load_checked(
         folder,
-        variant,
+        candidates,
         threads=settings.threads,
         streams=settings.streams,
         limits=settings.batch_limits(),
+        verify_checksums=settings.verify_checksums,
     )
+    classifier, outcome = checked.classifier, checked.outcome
+    state.check, state.failed_checks = outcome, checked.failed
+    cpu = outcome.cpu.as_dict()
+    for failed in checked.failed:
+        log_event(
+            log,
+            logging.WARNING,
+            f"not serving {failed.variant}: it failed its start-up check on this CPU; "
+            f"serving {classifier.variant.name} instead. {failed.describe()}",
+            event="variant_check_failed",
+            variant=failed.variant,
+            fallback=classifier.variant.name,
+            check=failed.as_dict(),
+            cpu=cpu,
+        )
     info = classifier.info
     log_event(
         log,
@@ -114,6 +137,9 @@ def _load_model(
         revision=info.revision,
         backend=info.backend,
         precision=info.precision,
+        recipe=classifier.variant.recipe.get("name", ""),
+        check=outcome.as_dict(),
+        cpu=cpu,
         threads=settings.threads,
         auth=settings.auth_enabled,
         api_key_count=key_count,

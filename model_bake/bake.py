@@ -18,6 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
+from function.classifier import AssertionClassifier
+from function.cpus import cpu_features
 from function.errors import ModelFolderError
 from function.model_folder import (
     MANIFEST_NAME,
@@ -28,9 +32,9 @@ from function.model_folder import (
     read_labels,
     sha256_file,
 )
-from model_bake import BAKE_VERSION, agreement, hub, smoke
+from model_bake import BAKE_VERSION, agreement, check_set, hub, int8_recipes, smoke
 from model_bake.errors import BakeError
-from model_bake.onnx_export import export_onnx
+from model_bake.onnx_export import FP32_FILE, INT8_FILE, export_onnx
 from model_bake.tokenizer_export import export_tokenizer
 from model_bake.weights import convert_pytorch_bin
 
@@ -40,6 +44,14 @@ log = logging.getLogger("model_bake")
 # loading in transformers exactly as the source does.
 COPIED_FILES = ("config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 SNAPSHOT_PATH = re.compile(r"/snapshots/([0-9a-f]{40})/?$")
+REFERENCE_RECIPE = {
+    "name": "reference",
+    "summary": "transformers' BERT on torch, fp32: what TextClassificationPipeline computes",
+}
+ONNX_FP32_RECIPE = {
+    "name": "fused-fp32",
+    "summary": "ONNX export with ONNX Runtime's transformer fusions (attention, layer norms, GELU), fp32",
+}
 
 
 @dataclass(frozen=True)
@@ -110,67 +122,123 @@ def _bake_into(request: BakeRequest, staging: Path) -> Manifest:
     export_tokenizer(source_dir, staging / "tokenizer.json")
     files["tokenizer.json"] = _entry(staging / "tokenizer.json", "derived")
 
-    log.info("exporting to ONNX (fp32, int8)")
-    exported = export_onnx(staging)
-    for name in exported.values():
-        files[name] = _entry(staging / name, "derived")
+    log.info("exporting to ONNX")
+    fp32_file = export_onnx(staging)
+    files[fp32_file] = _entry(staging / fp32_file, "derived")
 
     try:
         labels = read_labels(staging / "config.json")
     except ModelFolderError as error:
         raise BakeError(str(error)) from None
-    reference = VariantEntry("torch", "fp32", ("config.json", "model.safetensors"))
-    candidates = [VariantEntry("onnx", precision, (name,)) for precision, name in exported.items()]
+    reference = VariantEntry("torch", "fp32", ("config.json", "model.safetensors"), recipe=REFERENCE_RECIPE)
+    onnx_fp32 = VariantEntry("onnx", "fp32", (fp32_file,), recipe=ONNX_FP32_RECIPE)
     manifest = Manifest(
         model_id=request.model_id,
         revision=revision,
         labels=labels,
         max_length=_max_length(source_dir),
         files=files,
-        variants={variant.name: variant for variant in [reference, *candidates]},
+        variants={variant.name: variant for variant in (reference, onnx_fp32)},
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         bake_version=BAKE_VERSION,
         source=origin,
     )
     # The checks open the folder exactly as the runtime does, manifest included.
     _write_manifest(staging, manifest)
+    folder = ModelFolder.open(staging)
     sentences = agreement.calibration_sentences()
+    judge = _Judge(folder, sentences, request, cpu_features().as_dict())
     reference_model = smoke.load_reference(staging, threads=request.threads)
     try:
         log.info("running the smoke set against the reference pipeline")
         checks.update(smoke.run(source_dir, staging, reference_model))
-        expected = agreement.probabilities_of(reference_model, sentences)
+        judge.expected = agreement.probabilities_of(reference_model, sentences)
+        variants = {reference.name: judge.reference(reference_model)}
     finally:
         reference_model.close()
-    variants = {reference.name: replace(reference, servable=True)}
     log.info("checking each variant against the reference on the calibration set")
-    for variant in candidates:
-        found = agreement.measure(
-            expected,
-            agreement.probabilities(staging, variant.backend, variant.precision, sentences, request.threads),
-            request.min_agreement,
-        )
-        servable = found["argmax_agreement"] >= request.min_agreement
+    variants[onnx_fp32.name] = judge.variant(onnx_fp32)
+    int8, tried = _bake_int8(staging, folder, judge)
+    files[INT8_FILE] = _entry(staging / INT8_FILE, "derived")
+    variants[int8.name] = int8
+    checks["int8_recipes"] = tried
+    manifest = replace(manifest, files=files, variants=variants, checks=checks)
+    shutil.rmtree(staging / ".download", ignore_errors=True)
+    _write_manifest(staging, manifest)
+    return manifest
+
+
+class _Judge:
+    """Runs the agreement gate for each variant, and records the start-up check of each one
+    that passes, on this machine's CPU (named in the manifest as `judged_on`)."""
+
+    def __init__(self, folder: ModelFolder, sentences: list[str], request: BakeRequest, cpu: dict) -> None:
+        self.folder, self.sentences, self.request, self.cpu = folder, sentences, request, cpu
+        self.expected: np.ndarray = np.empty(0)
+
+    def reference(self, model: AssertionClassifier) -> VariantEntry:
+        check = check_set.build(model, self.sentences, self.expected, self.expected)
+        return replace(model.variant, servable=True, judged_on=self.cpu, check=check.as_dict())
+
+    def variant(self, variant: VariantEntry) -> VariantEntry:
+        classifier = AssertionClassifier.from_folder(self.folder, variant, threads=self.request.threads)
+        try:
+            answers = agreement.probabilities_of(classifier, self.sentences)
+            found = agreement.measure(self.expected, answers, self.request.min_agreement)
+            servable = found["argmax_agreement"] >= self.request.min_agreement
+            check = check_set.build(classifier, self.sentences, self.expected, answers) if servable else None
+        finally:
+            classifier.close()
         reason = (
             ""
             if servable
             else (
                 f"argmax agreement with the reference {found['argmax_agreement']:.2%} is below "
-                f"{request.min_agreement:.2%} on {found['sentences']} calibration sentences"
+                f"{self.request.min_agreement:.2%} on {found['sentences']} calibration sentences"
             )
         )
         log.info(
-            "%s: agreement %.2f%%, largest probability difference %.2e: %s",
+            "%s (%s): agreement %.2f%%, largest probability difference %.2e: %s",
             variant.name,
+            variant.recipe.get("name", ""),
             100 * found["argmax_agreement"],
             found["max_abs_diff"],
             "servable" if servable else f"NOT servable ({reason})",
         )
-        variants[variant.name] = replace(variant, servable=servable, agreement=found, reason=reason)
-    manifest = replace(manifest, variants=variants, checks=checks)
-    shutil.rmtree(staging / ".download", ignore_errors=True)
-    _write_manifest(staging, manifest)
-    return manifest
+        return replace(
+            variant,
+            servable=servable,
+            agreement=found,
+            reason=reason,
+            judged_on=self.cpu,
+            check=check.as_dict() if check else None,
+        )
+
+
+def _bake_int8(staging: Path, folder: ModelFolder, judge: _Judge) -> tuple[VariantEntry, list[dict]]:
+    """Try the int8 recipes in order and keep the first that passes the gate, or else the
+    one that agreed best (recorded as not servable). Returns it and what each recipe found."""
+    judged: list[tuple[VariantEntry, Path]] = []
+    for recipe in int8_recipes.RECIPES:
+        path = staging / f".int8-{recipe.name}.onnx"
+        try:
+            entry = int8_recipes.quantize(staging / FP32_FILE, path, recipe)
+        except Exception as error:  # noqa: BLE001 (the quantizer's failures: fail the bake, named)
+            raise BakeError(
+                f"int8 quantization ({recipe.name}) failed: {type(error).__name__}: {error}"
+            ) from None
+        variant = judge.variant(VariantEntry("onnx", "int8", (path.name,), recipe=entry))
+        judged.append((variant, path))
+        if variant.servable:
+            break
+    best, path = max(judged, key=lambda pair: (pair[0].servable, pair[0].agreement["argmax_agreement"]))
+    path.rename(staging / INT8_FILE)
+    for _, other in judged:
+        other.unlink(missing_ok=True)
+    tried = [{"recipe": v.recipe["name"], **(v.agreement or {}), "servable": v.servable} for v, _ in judged]
+    if not best.servable and len(judged) > 1:
+        best = replace(best, reason=f"{best.reason} (the best of {len(judged)} int8 recipes tried)")
+    return replace(best, files=(INT8_FILE,)), tried
 
 
 def _write_manifest(folder: Path, manifest: Manifest) -> None:

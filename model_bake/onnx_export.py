@@ -1,10 +1,10 @@
-"""Export the model to ONNX for the serving backend: fp32, and int8 weights.
+"""Export the model to ONNX for the serving backend (fp32; `model_bake.int8_recipes` makes
+the int8 graph from it).
 
 The graph is traced from transformers' BERT with eager attention (the pattern ONNX Runtime's
-transformer optimizer recognizes), fused by that optimizer (embedding layer norm, attention,
-skip layer norms, bias GELU), and then dynamically quantized with per-channel int8 weights
-(per-tensor scales cost noticeably more agreement with the reference). Whether a variant
-may be served is decided afterwards, by `model_bake.agreement`.
+transformer optimizer recognizes) and fused by that optimizer (embedding layer norm,
+attention, skip layer norms, bias GELU). Whether a variant may be served is decided
+afterwards, by `model_bake.agreement`.
 """
 
 from __future__ import annotations
@@ -22,17 +22,16 @@ OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-def export_onnx(staging: Path) -> dict[str, str]:
-    """Write model.onnx and model.int8.onnx into `staging`; returns {precision: file}."""
+def export_onnx(staging: Path) -> str:
+    """Write the fused fp32 graph, model.onnx, into `staging`; returns its name."""
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoModelForSequenceClassification
 
     config = json.loads((staging / "config.json").read_text(encoding="utf-8"))
     raw = staging / ".onnx-raw.onnx"
-    # The optimizer and the quantizer narrate every fusion at INFO and give advice at WARNING
-    # on the root logger; the bake reports what matters itself.
+    # The optimizer narrates every fusion at INFO and gives advice at WARNING on the root
+    # logger; the bake reports what matters itself.
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
@@ -65,21 +64,13 @@ def export_onnx(staging: Path) -> dict[str, str]:
         )
         fused = optimized.get_fused_operator_statistics()
         optimized.save_model_to_file(str(staging / FP32_FILE))
-        quantize_dynamic(
-            staging / FP32_FILE,
-            staging / INT8_FILE,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            # The fused contrib ops defeat shape inference; their outputs are float.
-            extra_options={"DefaultTensorType": 1},
-        )
     except BakeError:
         raise
-    except Exception as error:  # noqa: BLE001 (export, fusion or quantization: fail the bake, named)
+    except Exception as error:  # noqa: BLE001 (export or fusion: fail the bake, named)
         raise BakeError(f"ONNX export failed: {type(error).__name__}: {error}") from None
     finally:
         root.setLevel(level)
         raw.unlink(missing_ok=True)
     if not fused.get("Attention"):
         raise BakeError(f"the ONNX optimizer fused no attention ({fused}): the export would be slow")
-    return {"fp32": FP32_FILE, "int8": INT8_FILE}
+    return FP32_FILE

@@ -1,12 +1,13 @@
 """python -m model_bake.trim DIR --backend onnx [--precision auto]: keep only what serving
-one variant reads.
+reads.
 
 The folder keeps its manifest (which still lists every variant, with the bake's verdicts)
-and the common files; every other file is removed unless the kept variant reads it:
-`--precision auto` keeps the one PRECISION=auto would serve (the fastest servable), `all`
-keeps every servable variant of the backend. The runtime checks only the files of the
-variant it serves, so a trimmed folder serves that and refuses the others by name. Images
-ship trimmed folders: the int8 graph alone is a quarter of the fp32 one.
+and the common files; every other file is removed unless a kept variant reads it:
+`--precision auto` keeps what PRECISION=auto may serve (the fastest servable variant, and
+the ones it falls back on when it fails its start-up check on the serving CPU: int8, then
+fp32), `int8` or `fp32` just that one (a folder with nothing to fall back on refuses to
+start where its variant fails the check), `all` every servable variant of the backend. The
+runtime checks only the files of the variants it may serve, and refuses the others by name.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def trim(folder_path: Path, backend: str, precision: str = "auto") -> list[str]:
         if not variants:
             raise ModelFolderError(f"{folder_path} has no servable {backend} variant to keep")
     else:
-        variants = [folder.select(backend, precision)]
+        variants = folder.candidates(backend, precision)
     keep = {MANIFEST_NAME, *COMMON_FILES, *(name for v in variants for name in v.files)}
     removed = []
     for path in sorted(folder_path.iterdir()):

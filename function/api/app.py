@@ -101,6 +101,7 @@ def create_app(state: ServiceState) -> FastAPI:
             body = {"status": "loading", **error_body("not_ready", "the model is not loaded yet")}
             return JSONResponse(body, status_code=503, headers={"Retry-After": RETRY_AFTER_SECONDS})
         manifest = classifier.manifest
+        check = state.check
         return {
             "status": "ok",
             "version": __version__,
@@ -109,6 +110,14 @@ def create_app(state: ServiceState) -> FastAPI:
                 "labels": list(manifest.labels),
                 "max_length": manifest.max_length,
                 "baked_at": manifest.created_at,
+                "recipe": classifier.variant.recipe.get("name", ""),
+            },
+            "startup_check": None
+            if check is None
+            else {
+                "cpu": check.cpu.as_dict(),
+                "serving": check.as_dict(),
+                "failed": [failed.as_dict() for failed in state.failed_checks],
             },
         }
 

@@ -57,8 +57,10 @@ class Scores(BaseModel):
 class ModelBlock(BaseModel):
     id: str = Field(description="Hub id of the model the answer came from.")
     revision: str = Field(description="Commit of the model repository that was baked.")
-    backend: str
-    precision: str
+    backend: str = Field(description="How the numbers were computed: onnx, or torch (the reference).")
+    precision: str = Field(
+        description="int8 or fp32: the variant that serves, after its start-up check on this CPU."
+    )
 
 
 class PredictionOut(BaseModel):
@@ -98,12 +100,45 @@ class HealthModel(ModelBlock):
     labels: list[Label]
     max_length: int
     baked_at: str
+    recipe: str = Field(description="How the serving variant was made (the manifest's recipe).")
+
+
+class CpuInfo(BaseModel):
+    model: str
+    machine: str
+    kind: str = Field(description="The family of int8 kernels this CPU gets, e.g. 'x86_64 AVX2, no VNNI'.")
+    flags: list[str] = Field(description="The int8-relevant CPU features present.")
+
+
+class StartupCheck(BaseModel):
+    variant: str
+    passed: bool
+    excess: float = Field(
+        description="Furthest a check answer moved from the fp32 reference beyond its distance at bake."
+    )
+    tolerance: float
+    agreed: int = Field(description="Check labels that match the reference on this CPU.")
+    agreed_at_bake: int
+    sentences: int
+    drift: float = Field(
+        description="Largest difference from the bake's own answers (0 on the same kind of CPU)."
+    )
+    seconds: float
+
+
+class HealthCheckReport(BaseModel):
+    cpu: CpuInfo
+    serving: StartupCheck = Field(description="The start-up check of the variant that serves.")
+    failed: list[StartupCheck] = Field(
+        description="Variants that failed their start-up check on this CPU and were passed over."
+    )
 
 
 class HealthResponse(BaseModel):
     status: Literal["ok"]
     version: str
     model: HealthModel
+    startup_check: HealthCheckReport | None = None
 
 
 class ErrorDetail(BaseModel):

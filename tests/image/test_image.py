@@ -102,6 +102,7 @@ def test_the_http_image_serves_the_contract(http: Container) -> None:
     auth = {"X-API-Key": KEY}
     health = httpx.get(f"{http.url}/health").json()
     assert health["model"]["backend"] == "onnx" and health["model"]["precision"] == "int8"
+    assert health["startup_check"]["serving"]["passed"] and health["startup_check"]["failed"] == []
     assert httpx.post(f"{http.url}/predict", json={"sentence": SENTENCE}, headers=auth).json()["label"]
     batch = httpx.post(f"{http.url}/predict/batch", json={"sentences": [SENTENCE] * 3}, headers=auth).json()
     assert len(batch["predictions"]) == 3
@@ -118,9 +119,10 @@ def test_the_http_image_runs_as_a_user_without_compilers(http: Container) -> Non
     http.first_answer()
     assert http.exec("id", "-u").strip() not in ("", "0")
     assert http.exec("sh", "-c", "command -v gcc cc g++ clang || echo none").strip() == "none"
-    # Only what the served variant reads: no torch weights, no fp32 graph, no vocab.txt.
+    # Only what serving reads: the int8 graph and the fp32 one it falls back on where int8
+    # fails its start-up check on the host's CPU; no torch weights, no vocab.txt.
     listing = http.exec("sh", "-c", "ls /app/model").split()
-    assert listing == ["config.json", "manifest.json", "model.int8.onnx", "tokenizer.json"]
+    assert listing == ["config.json", "manifest.json", "model.int8.onnx", "model.onnx", "tokenizer.json"]
     assert (
         http.exec("python", "-c", "import importlib.util as u; print(u.find_spec('torch'))").strip() == "None"
     )

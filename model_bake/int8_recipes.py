@@ -1,0 +1,105 @@
+"""How the int8 variant is made, and how it must be run: the recipes the bake tries, in order.
+
+Dynamic quantization (ONNX Runtime's `quantize_dynamic`): weights to int8 per output
+channel, symmetric; activations to uint8 per forward pass, at run time. On x86, ONNX Runtime
+multiplies those u8 x s8 matrices with VNNI or AMX where the CPU has them (exact 32-bit
+sums), and otherwise, on AVX2 and on AVX-512 without VNNI, with a kernel whose 16-bit
+intermediate sums saturate: the same graph then answers differently, and worse, depending on
+the host. Every recipe therefore runs with ONNX Runtime's `session.x64quantprecision=1`,
+which on exactly those CPUs (and nowhere else) converts the weights to u8 and takes the
+exact u8u8 kernels. So every x86 CPU computes the same integer sums, and the bake's verdict,
+judged on any of them, holds on the others (arm64's kernels sum exactly in any case); the
+start-up check (`function.variant_check`) confirms it on every host.
+
+Measured on the benchmark's BERT-base-shaped model and on the test model (bench/results.md):
+the saturating kernels cost the test model 8 points of agreement on an AVX2-only AMD EPYC;
+the exact ones restore what a VNNI Xeon computes, at no measurable speed cost there. Weights
+in 7 bits (`reduce_range`) avoid the saturation too, but lose agreement everywhere; u8u8
+weights are no better than the exact kernels. When the first recipe fails the agreement
+gate, the bake tries the next: the feed-forward output projections (whose inputs, GELU
+outputs, have the widest range) kept in fp32, at a speed cost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# ONNX Runtime's switch to exact u8s8 products on x86 CPUs without VNNI (a no-op elsewhere).
+EXACT_X86_KERNELS = {"session.x64quantprecision": "1"}
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    name: str
+    summary: str
+    keep_fp32: str = ""  # which MatMuls stay in fp32 (see `_fp32_nodes`)
+    session_config: dict[str, str] = field(default_factory=lambda: dict(EXACT_X86_KERNELS))
+
+    def manifest_entry(self, fp32_nodes: list[str]) -> dict[str, Any]:
+        """What the manifest records: enough to rebuild the graph, and how to run it."""
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "method": "onnxruntime.quantization.quantize_dynamic",
+            "weights": "int8, symmetric, per output channel",
+            "activations": "uint8, per forward pass (dynamic)",
+            "fp32_nodes": fp32_nodes,
+            "session_config": dict(self.session_config),
+        }
+
+
+RECIPES = (
+    Int8Recipe(
+        "dynamic-per-channel",
+        "every MatMul and attention projection in int8; exact int8 sums on every x86 CPU",
+    ),
+    Int8Recipe(
+        "dynamic-per-channel-ffn-out-fp32",
+        "as dynamic-per-channel, with the feed-forward output projections kept in fp32",
+        keep_fp32="ffn_out",
+    ),
+)
+
+
+def _fp32_nodes(model_path: Path, keep: str) -> list[str]:
+    if not keep:
+        return []
+    import onnx
+
+    nodes = onnx.load(str(model_path), load_external_data=False).graph.node
+    if keep == "ffn_out":  # BERT's layer.N/output/dense, not layer.N/attention/output/dense
+        return sorted(
+            node.name
+            for node in nodes
+            if node.op_type == "MatMul"
+            and node.name.endswith("/output/dense/MatMul")
+            and "/attention/" not in node.name
+        )
+    raise ValueError(f"unknown keep_fp32 {keep!r}")
+
+
+def quantize(fp32_path: Path, out_path: Path, recipe: Int8Recipe) -> dict[str, Any]:
+    """Write the int8 graph of `recipe`; returns its manifest entry."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    fp32_nodes = _fp32_nodes(fp32_path, recipe.keep_fp32)
+    # The quantizer advises at WARNING on the root logger; the bake reports what matters.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            fp32_path,
+            out_path,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            nodes_to_exclude=fp32_nodes,
+            # The fused contrib ops defeat shape inference; their outputs are float.
+            extra_options={"DefaultTensorType": 1},
+        )
+    finally:
+        root.setLevel(level)
+    return recipe.manifest_entry(fp32_nodes)
