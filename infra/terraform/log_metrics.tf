@@ -70,3 +70,27 @@ resource "google_logging_metric" "prediction_counts" {
 
   depends_on = [google_project_service.apis]
 }
+
+# Variants passed over at start: an instance whose int8 variant failed its start-up check on
+# the CPU it landed on logs one "variant_check_failed" line and serves the next variant (fp32).
+# The answers stay right (that is what the check is for); latency and cost rise, and it means
+# a host computes other numbers than the bake judged (a new CPU kind, a runtime upgrade).
+resource "google_logging_metric" "variant_check_failures" {
+  project     = var.project_id
+  name        = "${local.names.metric_prefix}_variant_check_failures"
+  description = "Model variants that failed their start-up check on an instance's CPU and were passed over (log lines with event variant_check_failed)."
+  filter = join(" AND ", [
+    "resource.type=\"cloud_run_revision\"",
+    "resource.labels.service_name=(${join(" OR ", [for s in local.watched_services : "\"${s.name}\""])})",
+    "jsonPayload.event=\"variant_check_failed\"",
+  ])
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "${var.service_name} variant check failures"
+  }
+
+  depends_on = [google_project_service.apis]
+}

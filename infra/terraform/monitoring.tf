@@ -167,6 +167,24 @@ locals {
         duration           = "0s"
       }
     }
+    variant_fallback = {
+      name     = "model variant failed its start-up check (serving a fallback)"
+      severity = "WARNING"
+      runbook  = "variant-fallback"
+      summary  = "An instance of ${local.service_names} passed over a model variant (normally int8) because its start-up check failed on the instance's CPU, and serves the next one (fp32): answers stay right, latency and cost rise. Its variant_check_failed log line names the CPU and the figures."
+      promql   = null
+      threshold = {
+        filter             = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.variant_check_failures.name}\""
+        denominator_filter = null
+        aligner            = "ALIGN_SUM"
+        reducer            = "REDUCE_SUM"
+        group_by           = local.by_service
+        period             = "300s"
+        comparison         = "COMPARISON_GT"
+        value              = 0
+        duration           = "0s"
+      }
+    }
     input_drift = {
       name      = "low-confidence share above ${local.percent.low_confidence}% (input drift)"
       severity  = "WARNING"

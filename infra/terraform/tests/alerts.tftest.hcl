@@ -24,6 +24,7 @@ run "one_policy_per_signal" {
       "pubsub_backlog",     # oldest unacked message age
       "dead_letter",        # dead-lettered messages
       "input_drift",        # share of low-confidence predictions
+      "variant_fallback",   # a variant failed its start-up check on an instance's CPU
     ])
     error_message = "Exactly one alert policy per listed signal."
   }
@@ -40,6 +41,7 @@ run "one_policy_per_signal" {
       pubsub_backlog     = ["Pub/Sub oldest unacked message older than 600 s"]
       dead_letter        = ["Pub/Sub messages dead-lettered"]
       input_drift        = ["low-confidence share above 30% (input drift)"]
+      variant_fallback   = ["model variant failed its start-up check (serving a fallback)"]
     }
     error_message = "Each policy watches one signal: the Cloud Run signals with one condition per service, named after it (HTTP first); the others with one condition."
   }
@@ -77,6 +79,7 @@ run "every_policy_names_its_runbook" {
       pubsub_backlog     = "pubsub-backlog"
       dead_letter        = "dead-letter"
       input_drift        = "input-drift"
+      variant_fallback   = "variant-fallback"
     }
     error_message = "Runbook pages are the ones in docs/runbooks/."
   }
@@ -166,6 +169,27 @@ run "input_drift_from_log_metrics" {
   assert {
     condition     = alltrue([for m in google_logging_metric.prediction_counts : m.label_extractors == null && length(m.metric_descriptor[0].labels) == 0])
     error_message = "No log-based metric has labels: nothing from a request can reach a metric."
+  }
+}
+
+run "variant_fallback_counts_the_check_failure_lines" {
+  command = plan
+
+  assert {
+    condition     = google_logging_metric.variant_check_failures.name == "clinical_assertion_variant_check_failures" && strcontains(google_logging_metric.variant_check_failures.filter, "jsonPayload.event=\"variant_check_failed\"") && strcontains(google_logging_metric.variant_check_failures.filter, "resource.labels.service_name=(\"clinical-assertion\" OR \"clinical-assertion-events\")")
+    error_message = "The fallback metric counts the variant_check_failed lines of both services, and only those."
+  }
+  assert {
+    condition     = google_logging_metric.variant_check_failures.label_extractors == null && google_logging_metric.variant_check_failures.metric_descriptor[0].value_type == "INT64"
+    error_message = "A plain count, without labels."
+  }
+  assert {
+    condition = (
+      strcontains(google_monitoring_alert_policy.signal["variant_fallback"].conditions[0].condition_threshold[0].filter, "metric.type=\"logging.googleapis.com/user/clinical_assertion_variant_check_failures\"")
+      && google_monitoring_alert_policy.signal["variant_fallback"].conditions[0].condition_threshold[0].threshold_value == 0
+      && google_monitoring_alert_policy.signal["variant_fallback"].severity == "WARNING"
+    )
+    error_message = "One failed start-up check warns on-call."
   }
 }
 
