@@ -21,8 +21,8 @@ from function.variant_check import CheckSet, distance
 if TYPE_CHECKING:
     from function.classifier import AssertionClassifier
 
-CHECK_SIZE = 6
-MAX_CHECK_TOKENS = 24
+CHECK_SIZE = 4
+MAX_CHECK_TOKENS = 16
 MARGIN_FLOOR = 0.02
 # How much further from the reference a check answer may move than it was at bake. Exact
 # int8 kernels on another CPU move answers by far less (float rounding that shifts a

@@ -19,7 +19,9 @@ def test_the_test_model_is_the_same_bytes_on_every_build(model_source: Path, tmp
     again = build_bert_folder(tmp_path / "again")
     names = sorted(path.name for path in model_source.iterdir())
     assert names == ["config.json", "model.safetensors", "vocab.txt"]
-    assert [sha256_file(again / name) for name in names] == [sha256_file(model_source / name) for name in names]
+    assert [sha256_file(again / name) for name in names] == [
+        sha256_file(model_source / name) for name in names
+    ]
     # It can fail: another seed is another model.
     other = build_bert_folder(tmp_path / "other", seed=1)
     assert sha256_file(other / "model.safetensors") != sha256_file(model_source / "model.safetensors")
