@@ -17,11 +17,14 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from bench.ceiling import encoder_flops, gemm_peaks
 from bench.measure import (
@@ -36,6 +39,7 @@ from bench.measure import (
 )
 from bench.model import baked_bench_model
 from bench.pubsub import messages_per_second
+from function.cpus import cpu_features
 from function.model_folder import COMMON_FILES, ModelFolder
 from model_bake.agreement import calibration_sentences
 from tests.support.models import marked_negex_sentences
@@ -114,6 +118,12 @@ def measure(variant: Variant, texts: list[str], repeats: int, requests: int) -> 
         server = start(variant.command, env, ROOT)
         try:
             run["cold_start_s"] = first_answer(server, texts[repeat])
+            check = startup_check(server)
+            if check is not None:  # ours: the variant's check on this CPU, part of the cold start
+                run["check_s"] = check["serving"]["seconds"]
+                run["check_share"] = check["serving"]["seconds"] / run["cold_start_s"]
+                if check["failed"]:
+                    raise RuntimeError(f"{variant.name} fell back at start: {check['failed']}")
             lat = latencies(server, texts[:requests])
             run["p50_ms"] = statistics.median(lat) * 1000
             run["p99_ms"] = percentile(lat, 0.99) * 1000
@@ -135,14 +145,19 @@ def measure(variant: Variant, texts: list[str], repeats: int, requests: int) -> 
     return result
 
 
+def startup_check(server) -> dict | None:
+    """The /health report of the start-up check (None for the baseline, which has none)."""
+    return httpx.get(f"{server.url}/health", timeout=30).json().get("startup_check")
+
+
 def machine() -> dict:
-    cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
+    """The CPU every figure of the run comes from: int8 kernels, their numbers and their speed
+    differ between CPU kinds (VNNI/AMX Xeons, AVX2-only EPYCs, ...)."""
+    features = cpu_features()
     return {
-        "cpu": cpu,
+        "cpu": features.model,
+        "cpu_kind": features.kind,
+        "cpu_flags": list(features.flags),
         "cpus": os.cpu_count(),
         "load_before": os.getloadavg(),
         "python": platform.python_version(),
@@ -160,6 +175,7 @@ def mean_tokens(baked: Path, texts: list[str]) -> float:
 
 def write(results: dict) -> None:
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
     base = results["variants"]["baseline (pipeline)"]
     ceiling = results["ceiling"]
     rows = [
@@ -198,8 +214,10 @@ def write(results: dict) -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {results['when']} with `make bench` on {m['cpu']} ({m['cpus']} CPUs, load average "
-        f"{m['load_before'][0]:.2f} before the run). Model: **BERT-base-shaped with random weights** (12 "
+        f"Measured {results['when']} with `make bench` on **{m['cpu']}, {m.get('cpu_kind', '?')}** "
+        f"(int8-relevant features: {', '.join(m.get('cpu_flags') or ['none'])}; {m['cpus']} CPUs, "
+        f"load average {m['load_before'][0]:.2f} before the run). Every figure below comes from this "
+        "CPU. Model: **BERT-base-shaped with random weights** (12 "
         "layers, hidden 768, 3 labels, the bert-base-uncased WordPiece vocabulary): the real model's shape "
         "and cost, not its answers. Input: "
         f"{results['sentences']} NegEx sentences marked around their concept (mean "
@@ -217,6 +235,7 @@ def write(results: dict) -> None:
         "",
         *ratios,
         "",
+        *check_lines(results),
         *pubsub_lines(results.get("pubsub") or []),
         "Cold start: process start to the first 200 from `/predict`, with the page cache warm, and "
         "after dropping it (`/proc/sys/vm/drop_caches`, as root; what the first start after a deploy "
@@ -225,7 +244,38 @@ def write(results: dict) -> None:
         "the variant reads from the model folder. Throughput: sentences per second with N callers each "
         "sending one sentence per request, back to back.",
     ]
-    (ROOT / "bench" / "results.md").write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    (ROOT / "bench" / "results.md").write_text(text)
+    # The latest run of each CPU kind stays beside the others: figures differ between kinds.
+    kind = re.sub(r"[^a-z0-9]+", "-", f"{m['cpu']} {m.get('cpu_kind', '')}".lower()).strip("-")
+    (ROOT / "bench" / "results" / f"{kind}.md").write_text(text)
+
+
+def check_lines(results: dict) -> list[str]:
+    """The int8 recipe's agreement as judged on this CPU, and what the start-up check costs."""
+    lines = []
+    int8 = results.get("int8")
+    if int8:
+        agreement = int8["agreement"]
+        lines += [
+            f"The shipped int8 recipe (`{int8['recipe']}`) agreed with torch fp32 on "
+            f"{agreement['argmax_agreement']:.2%} of the {agreement['sentences']} calibration sentences "
+            f"(largest probability difference {agreement['max_abs_diff']:.1e}), judged at bake on "
+            f"{int8['judged_on']['model']}, {int8['judged_on']['kind']}.",
+            "",
+        ]
+    checked = [(name, r) for name, r in results["variants"].items() if "check_s" in r]
+    if checked:
+        lines += [
+            "The start-up check (the variant's check set, one forward pass on this CPU, before the "
+            "first request is served; part of every cold start above):",
+            "",
+            "| Variant | Check (ms) | Share of the warm cold start |",
+            "|---|---|---|",
+            *(f"| {name} | {r['check_s'] * 1000:.1f} | {r['check_share']:.1%} |" for name, r in checked),
+            "",
+        ]
+    return lines
 
 
 def pubsub_lines(runs: list[dict]) -> list[str]:
@@ -269,6 +319,12 @@ def main() -> None:
         "fp32_flops": peaks["fp32"],
         "int8_flops": peaks["int8"],
         "flops_per_sentence": encoder_flops(round(results["mean_tokens"])),
+    }
+    int8 = ModelFolder.open(baked).manifest.variants["onnx-int8"]
+    results["int8"] = {
+        "recipe": int8.recipe.get("name"),
+        "agreement": int8.agreement,
+        "judged_on": int8.judged_on,
     }
     results["variants"] = {v.name: measure(v, texts, args.repeats, args.requests) for v in chosen}
     if not args.skip_pubsub:
