@@ -39,8 +39,8 @@ from bench.measure import (
 )
 from bench.model import baked_bench_model
 from bench.pubsub import messages_per_second
-from function.cpus import cpu_features
-from function.model_folder import COMMON_FILES, ModelFolder
+from function.core.cpus import cpu_features
+from function.core.model_folder import COMMON_FILES, ModelFolder
 from model_bake.agreement import calibration_sentences
 from tests.support.models import marked_negex_sentences
 from tests.support.servers import http_target_command
@@ -165,8 +165,8 @@ def machine() -> dict:
 
 
 def mean_tokens(baked: Path, texts: list[str]) -> float:
-    from function.markers import MarkedText
-    from function.tokenization import AssertionTokenizer
+    from function.core.markers import MarkedText
+    from function.core.tokenization import AssertionTokenizer
 
     tokenizer = AssertionTokenizer.of_folder(ModelFolder.open(baked))
     inputs = tokenizer.encode([MarkedText(t) for t in texts], ["s"] * len(texts))

@@ -15,7 +15,7 @@ of a push subscription.
 
 This module is imported once, when the server starts, by gunicorn's master: it checks the
 configuration and the model folder there, and the worker loads the model right after
-gunicorn forks it (see `function.service`).
+gunicorn forks it (see `function.startup.service`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from starlette.types import Receive, Scope, Send
 
 from function.api.app import create_app
 from function.events import pubsub
-from function.service import refuse, start_service
+from function.startup.service import refuse, start_service
 
 service = start_service(load_after_fork=True)
 app = create_app(service)

@@ -1,5 +1,5 @@
 """Build time: turn a pinned model revision (from the hub or a local copy) into a verified,
-self-describing model folder for the runtime (see `function.model_folder`)."""
+self-describing model folder for the runtime (see `function.core.model_folder`)."""
 
 BAKE_VERSION = "3.0.0"
 DEFAULT_MODEL_ID = "bvanaken/clinical-assertion-negation-bert"

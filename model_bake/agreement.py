@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from function.classifier import AssertionClassifier
+    from function.core.classifier import AssertionClassifier
 
 CALIBRATION = Path(__file__).resolve().parent / "data" / "calibration.jsonl"
 DEFAULT_MIN_AGREEMENT = 0.995
@@ -30,7 +30,7 @@ def probabilities(
     folder: Path, backend: str, precision: str, sentences: list[str], threads: int
 ) -> np.ndarray:
     """A variant of the folder, loaded for this and closed after."""
-    from function.classifier import AssertionClassifier
+    from function.core.classifier import AssertionClassifier
 
     classifier = AssertionClassifier.load(
         folder, backend=backend, precision=precision, threads=threads, servable_only=False
@@ -43,7 +43,7 @@ def probabilities(
 
 def probabilities_of(classifier: AssertionClassifier, sentences: list[str]) -> np.ndarray:
     """One row per sentence, the probabilities in the classifier's label order."""
-    from function.markers import MarkedText
+    from function.core.markers import MarkedText
 
     predictions = classifier.classify(
         [MarkedText(s) for s in sentences], [f"calibration[{i}]" for i in range(len(sentences))]

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from function.classifier import AssertionClassifier
-from function.cpus import cpu_features
-from function.errors import ModelFolderError
-from function.model_folder import (
+from function.core.classifier import AssertionClassifier
+from function.core.cpus import cpu_features
+from function.core.errors import ModelFolderError
+from function.core.model_folder import (
     MANIFEST_NAME,
     FileEntry,
     Manifest,
@@ -231,7 +231,11 @@ def _bake_int8(staging: Path, folder: ModelFolder, judge: _Judge) -> tuple[Varia
         judged.append((variant, path))
         if variant.servable:
             break
-    best, path = max(judged, key=lambda pair: (pair[0].servable, pair[0].agreement["argmax_agreement"]))
+
+    def rank(pair: tuple[VariantEntry, Path]) -> tuple[bool, float]:
+        return pair[0].servable, (pair[0].agreement or {}).get("argmax_agreement", 0.0)
+
+    best, path = max(judged, key=rank)
     path.rename(staging / INT8_FILE)
     for _, other in judged:
         other.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""Choose and record each servable variant's start-up check (run by `function.variant_check`
+"""Choose and record each servable variant's start-up check (run by `function.core.variant_check`
 in every serving process, on its own CPU, before it reports ready).
 
 The check must be cheap (it runs at every cold start) and sharp (kernels that compute other
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from function.variant_check import CheckSet, distance
+from function.core.variant_check import CheckSet, distance
 
 if TYPE_CHECKING:
-    from function.classifier import AssertionClassifier
+    from function.core.classifier import AssertionClassifier
 
 CHECK_SIZE = 4
 MAX_CHECK_TOKENS = 16
@@ -74,6 +74,6 @@ def build(
 
 
 def _marked(sentence: str):
-    from function.markers import MarkedText
+    from function.core.markers import MarkedText
 
     return MarkedText(sentence)

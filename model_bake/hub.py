@@ -57,7 +57,7 @@ def check_published(path: Path, sibling: Any, where: str) -> None:
     if expected_size is not None and size != expected_size:
         raise BakeError(f"{where}: downloaded {size} bytes, the hub lists {expected_size}")
     if lfs:
-        from function.model_folder import sha256_file
+        from function.core.model_folder import sha256_file
 
         actual, expected, kind = sha256_file(path), lfs.sha256, "sha256"
     elif sibling.blob_id:
@@ -85,7 +85,12 @@ def fetch(model_id: str, revision: str, download_dir: Path, token: str | None = 
     except RepositoryNotFoundError:
         raise BakeError(f"{model_id} is not on {endpoint} (or it is private: set HF_TOKEN)") from None
     except Exception as error:  # noqa: BLE001 (network, proxy, TLS: say which endpoint and how)
-        raise BakeError(f"cannot read {model_id}@{revision} from {endpoint}: {error!r}") from None
+        raise BakeError(
+            f"cannot read {model_id}@{revision} from {endpoint}: {error!r}. Without access to the "
+            f"hub: bake a local copy of the model repository (python -m model_bake --from-dir DIR, "
+            f"or make serve FROM_DIR=DIR), serve a folder baked elsewhere (make serve MODEL_DIR=DIR), "
+            f"point HF_ENDPOINT at a mirror, or try the API on a random demo model (make serve-demo)"
+        ) from None
     if info.sha != revision:
         raise BakeError(f"{endpoint} answered for commit {info.sha} when {revision} was asked")
     siblings = {sibling.rfilename: sibling for sibling in info.siblings or []}

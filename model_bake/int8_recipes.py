@@ -9,7 +9,7 @@ the host. Every recipe therefore runs with ONNX Runtime's `session.x64quantpreci
 which on exactly those CPUs (and nowhere else) converts the weights to u8 and takes the
 exact u8u8 kernels. So every x86 CPU computes the same integer sums, and the bake's verdict,
 judged on any of them, holds on the others (arm64's kernels sum exactly in any case); the
-start-up check (`function.variant_check`) confirms it on every host.
+start-up check (`function.core.variant_check`) confirms it on every host.
 
 Measured on the benchmark's BERT-base-shaped model and on the test model (bench/results.md):
 the saturating kernels cost the test model 8 points of agreement on an AVX2-only AMD EPYC;

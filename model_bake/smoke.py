@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from model_bake.errors import BakeError
 
 if TYPE_CHECKING:
-    from function.classifier import AssertionClassifier
+    from function.core.classifier import AssertionClassifier
 
 TOLERANCE = 1e-5
 
@@ -42,8 +42,8 @@ LONG_SENTENCE = "Vital signs were stable on every check. " * 120 + (
 def load_reference(baked_dir: Path, *, threads: int = 1) -> AssertionClassifier:
     """The baked folder's torch fp32 variant, loaded as the runtime loads it: what the smoke
     set and the agreement gate both compare against. The caller closes it."""
-    from function.classifier import AssertionClassifier
-    from function.errors import ModelFolderError
+    from function.core.classifier import AssertionClassifier
+    from function.core.errors import ModelFolderError
 
     try:
         return AssertionClassifier.load(
@@ -62,7 +62,7 @@ def run(source_dir: Path, baked_dir: Path, classifier: AssertionClassifier) -> d
     )
     from transformers.utils import logging as hf_logging
 
-    from function.markers import MarkedText
+    from function.core.markers import MarkedText
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -81,7 +81,8 @@ def run(source_dir: Path, baked_dir: Path, classifier: AssertionClassifier) -> d
     predictions = classifier.classify(items, names)
     worst = 0.0
     for name, sentence, prediction in zip(names, SMOKE_SENTENCES, predictions, strict=True):
-        reference = {entry["label"]: entry["score"] for entry in pipeline(sentence)[0]}
+        answers: Any = pipeline(sentence)
+        reference = {entry["label"]: entry["score"] for entry in answers[0]}
         for label, score in prediction.scores.items():
             if not math.isfinite(score):
                 raise BakeError(f"{name}: the baked model gives a non-finite {label} probability")

@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from function.errors import ModelFolderError
-from function.model_folder import COMMON_FILES, MANIFEST_NAME, ModelFolder
+from function.core.errors import ModelFolderError
+from function.core.model_folder import COMMON_FILES, MANIFEST_NAME, ModelFolder
 
 
 def trim(folder_path: Path, backend: str, precision: str = "auto") -> list[str]:

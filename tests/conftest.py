@@ -3,26 +3,21 @@ points, and the reference pipeline the served answers must equal."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
-from tests.support.endpoints import Endpoint, HttpEndpoint, LambdaEndpoint
-from tests.support.lambda_events import SHAPES
+from tests.support.bake import TEST_MIN_AGREEMENT, run_bake
+from tests.support.endpoints import ENTRY_POINTS, Endpoint, HttpEndpoint, LambdaEndpoint
+from tests.support.keys import KEY_A, KEY_B
 from tests.support.models import build_bert_folder
-from tests.support.servers import ROOT, ServedProcess, functions_framework_server, lambda_process, stop_all
+from tests.support.references import OnnxReference, Reference
+from tests.support.servers import ServedProcess, functions_framework_server, lambda_process, stop_all
 
-KEY_A = "test-key-a-7c1f0e9b2d4a6c8e"
-KEY_B = "test-key-b-1a3b5c7d9e0f2a4b"
-ENTRY_POINTS = ("ff", *(f"lambda-{shape}" for shape in SHAPES))
 OPEN_LIMITS = {"MAX_BATCH_SIZE": "4", "MAX_BODY_BYTES": "4096"}
 
 
@@ -33,28 +28,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print(f"\nconftest: stopped {left} server process(es) that tests left running")
 
 
-def run_bake(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "model_bake", *args],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 @pytest.fixture(scope="session")
 def model_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model folder as the hub has it: config.json, vocab.txt, model.safetensors."""
     return build_bert_folder(tmp_path_factory.mktemp("source") / "model")
-
-
-# The small random test model's int8 variant agrees with its fp32 reference on about 98 % of
-# the calibration set (a trained model has wider margins), the same on every x86 CPU since the
-# int8 recipe takes exact kernels everywhere; the session's folder is baked with a lower gate
-# so that int8 serving is exercised too. tests/test_onnx.py shows a stricter gate refusing it.
-TEST_MIN_AGREEMENT = "0.9"
 
 
 @pytest.fixture(scope="session")
@@ -75,62 +52,9 @@ def baked_copy(baked_model: Path, tmp_path: Path) -> Path:
     return copy
 
 
-class OnnxReference:
-    """The baked ONNX graph run with onnxruntime directly, one input at a time, tokenized by
-    AutoTokenizer: what a served onnx variant must give for a request that runs alone."""
-
-    def __init__(self, source: Path, baked: Path, precision: str) -> None:
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
-
-        from function.model_folder import ModelFolder
-
-        self.tokenizer = AutoTokenizer.from_pretrained(source)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        variant = ModelFolder.open(baked).manifest.variants[f"onnx-{precision}"]
-        for key, value in variant.recipe.get("session_config", {}).items():  # as the bake judged it
-            options.add_session_config_entry(key, value)
-        self.session = ort.InferenceSession(
-            str(baked / variant.files[0]), options, providers=["CPUExecutionProvider"]
-        )
-        self.labels = ModelFolder.open(baked).manifest.labels
-        self.scores = lru_cache(maxsize=None)(self._scores)
-
-    def _scores(self, sentence: str) -> dict[str, float]:
-        import numpy as np
-
-        encoded = self.tokenizer(sentence, return_tensors="np")
-        feeds = {
-            name: encoded[name].astype(np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")
-        }
-        logits = self.session.run(["logits"], feeds)[0][0]
-        shifted = np.exp(logits - logits.max())
-        return dict(zip(self.labels, (shifted / shifted.sum()).tolist(), strict=True))
-
-
 @pytest.fixture(scope="session")
 def int8_reference(model_source: Path, baked_model: Path) -> OnnxReference:
     return OnnxReference(model_source, baked_model, "int8")
-
-
-class Reference:
-    """transformers.TextClassificationPipeline(top_k=None) on the source folder."""
-
-    def __init__(self, folder: Path) -> None:
-        from transformers import (
-            AutoModelForSequenceClassification,
-            AutoTokenizer,
-            TextClassificationPipeline,
-        )
-
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        model = AutoModelForSequenceClassification.from_pretrained(folder)
-        self.pipeline = TextClassificationPipeline(model=model, tokenizer=self.tokenizer, top_k=None)
-        self.scores = lru_cache(maxsize=None)(self._scores)
-
-    def _scores(self, sentence: str) -> dict[str, float]:
-        return {entry["label"]: entry["score"] for entry in self.pipeline(sentence)[0]}
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from function.api.app import create_app
-from function.api.keys import ApiKeys
 from function.api.trace import parse_trace
-from function.classifier import AssertionClassifier
-from function.config import Settings
-from function.logs import WITHHELD, configure_logging
-from function.service import ServiceState
+from function.core.classifier import AssertionClassifier
+from function.core.logs import WITHHELD, configure_logging
+from function.startup.keys import ApiKeys
+from function.startup.service import ServiceState
+from function.startup.settings import Settings
 from tests.support.endpoints import canary
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from function.model_folder import MANIFEST_NAME, ModelFolder, sha256_file
+from function.core.model_folder import MANIFEST_NAME, ModelFolder, sha256_file
 from model_bake import DEFAULT_MODEL_ID
-from tests.conftest import TEST_MIN_AGREEMENT, run_bake
+from tests.support.bake import TEST_MIN_AGREEMENT, run_bake
 from tests.support.fake_hub import FakeHub
 from tests.support.models import build_bert_folder
 
@@ -255,4 +255,4 @@ def hub_source_without_weights(tmp_path: Path) -> Path:
 def test_an_unreachable_hub_is_named(tmp_path: Path) -> None:
     env = {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HOME": str(tmp_path / "hf-home")}
     result = run_bake("--revision", COMMIT, "--out", str(tmp_path / "out"), env=env)
-    _fails(result, "cannot read", "127.0.0.1:9")
+    _fails(result, "cannot read", "127.0.0.1:9", "--from-dir", "MODEL_DIR=", "HF_ENDPOINT", "make serve-demo")

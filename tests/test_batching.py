@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from function.api.app import create_app
-from function.api.keys import ApiKeys
-from function.batching import BatchLimits
-from function.classifier import AssertionClassifier
-from function.config import Settings
-from function.errors import Overloaded
-from function.markers import MarkedText
-from function.service import ServiceState
+from function.core.batching import BatchLimits
+from function.core.classifier import AssertionClassifier
+from function.core.errors import Overloaded
+from function.core.markers import MarkedText
+from function.startup.keys import ApiKeys
+from function.startup.service import ServiceState
+from function.startup.settings import Settings
 
 SENTENCE = "Denies [entity] fever [entity]."
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from function.batching import BatchLimits
-from function.classifier import AssertionClassifier
-from function.errors import InputError
-from function.markers import MarkedText
+from function.core.batching import BatchLimits
+from function.core.classifier import AssertionClassifier
+from function.core.errors import InputError
+from function.core.markers import MarkedText
 from tests.support.models import calibration_sentences
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from function.config import ConfigError, Settings
-from function.cpus import available_cpus
+from function.core.cpus import available_cpus
+from function.startup.settings import ConfigError, Settings
 
 
 def test_defaults() -> None:

@@ -14,10 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from function.model_folder import ModelFolder
-from tests.conftest import ENTRY_POINTS, KEY_A, KEY_B, Reference
-from tests.support.endpoints import SENT_TEXTS, Endpoint, Reply, canary
+from function.core.model_folder import ModelFolder
+from tests.support.endpoints import ENTRY_POINTS, SENT_TEXTS, Endpoint, Reply, canary
+from tests.support.keys import KEY_A, KEY_B
 from tests.support.models import calibration_sentences, marked_negex_sentences
+from tests.support.references import Reference
 from tests.support.windows import CONCEPT, long_sentence_with_concept_at, window_text
 
 TOLERANCE = 1e-5

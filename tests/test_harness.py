@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from function.model_folder import sha256_file
+from function.core.model_folder import sha256_file
 from tests.support.models import build_bert_folder
 from tests.support.servers import ServedProcess, functions_framework_server
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from function.logs import WITHHELD, CloudLoggingFormatter
+from function.core.logs import WITHHELD, CloudLoggingFormatter
 
 google_handlers = pytest.importorskip(
     "google.cloud.logging_v2.handlers", reason="google-cloud-logging (requirements-dev.txt) is not installed"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from function.errors import InputError
-from function.markers import check_sentence, check_span_text, count_markers, mark_entity
+from function.core.errors import InputError
+from function.core.markers import check_sentence, check_span_text, count_markers, mark_entity
 
 
 def test_mark_entity_writes_the_markers_as_the_model_card_shows() -> None:

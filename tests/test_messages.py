@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from function.classifier import AssertionClassifier
-from function.config import Settings
-from function.errors import ModelNotReady
-from function.messages import Envelope, RetryLater, processor_for
+from function.core.classifier import AssertionClassifier
+from function.core.errors import ModelNotReady
+from function.core.messages import Envelope, MessageProcessor, RetryLater
+from function.startup.settings import Settings
 
 SENTENCE = "Patient denies [entity] chest pain [entity]."
 
@@ -51,7 +51,7 @@ def sink() -> RecordingSink:
 @pytest.fixture
 def processor(classifier: AssertionClassifier, sink: RecordingSink):
     settings = Settings(max_batch_size=5, max_body_bytes=2048)
-    return processor_for(settings, lambda: classifier, lambda: sink, "test")
+    return MessageProcessor(lambda: classifier, lambda: sink, source="test", limits=settings.message_limits())
 
 
 def message(body: object, message_id: str = "m-1", **attributes: str) -> Envelope:
@@ -167,7 +167,7 @@ def test_a_model_not_ready_is_not_acknowledged(sink: RecordingSink) -> None:
     def not_ready():
         raise ModelNotReady("loading")
 
-    processor = processor_for(Settings(), not_ready, lambda: sink, "test")
+    processor = MessageProcessor(not_ready, lambda: sink, source="test", limits=Settings().message_limits())
     with pytest.raises(RetryLater):
         processor.handle(message({"sentence": SENTENCE}))
     assert sink.results == sink.errors == []

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from function.errors import ModelFolderError
-from function.model_folder import MANIFEST_NAME, ModelFolder
+from function.core.errors import ModelFolderError
+from function.core.model_folder import MANIFEST_NAME, ModelFolder
 
 
 @pytest.fixture

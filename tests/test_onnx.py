@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from function.classifier import AssertionClassifier
-from function.errors import ModelFolderError
-from function.markers import MarkedText
-from function.model_folder import ModelFolder
-from tests.conftest import OnnxReference, Reference, run_bake
+from function.core.classifier import AssertionClassifier
+from function.core.errors import ModelFolderError
+from function.core.markers import MarkedText
+from function.core.model_folder import ModelFolder
+from tests.support.bake import run_bake
 from tests.support.models import build_bert_folder, calibration_sentences
+from tests.support.references import OnnxReference, Reference
 from tests.support.servers import ROOT, functions_framework_server
 
 HEAVY = ("torch", "transformers")

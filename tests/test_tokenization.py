@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
-from function.errors import InputError
-from function.markers import MarkedText
-from function.model_folder import ModelFolder
-from function.tokenization import AssertionTokenizer
-from tests.conftest import Reference
+from function.core.errors import InputError
+from function.core.markers import MarkedText
+from function.core.model_folder import ModelFolder
+from function.core.tokenization import AssertionTokenizer
 from tests.support.models import calibration_sentences, negex_rows
+from tests.support.references import Reference
 from tests.support.windows import CONCEPT, FILLER, long_sentence_with_concept_at
 
 

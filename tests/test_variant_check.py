@@ -11,11 +11,11 @@ import httpx
 import numpy as np
 import pytest
 
-from function.classifier import AssertionClassifier
-from function.cpus import cpu_features
-from function.errors import ModelFolderError
-from function.model_folder import MANIFEST_NAME, ModelFolder
-from function.variant_check import CheckFailed, CheckSet, check_here, judge, load_checked
+from function.core.classifier import AssertionClassifier
+from function.core.cpus import cpu_features
+from function.core.errors import ModelFolderError
+from function.core.model_folder import MANIFEST_NAME, ModelFolder
+from function.core.variant_check import CheckFailed, CheckSet, check_here, judge, load_checked
 from model_bake.check_set import CHECK_SIZE, MARGIN_FLOOR, margins
 from tests.support.servers import functions_framework_server, lambda_process
 

@@ -4,6 +4,7 @@ onto it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from function import __version__
 from function.api.auth import AuthMiddleware
 from function.api.body_guard import BodyGuardMiddleware
-from function.api.errors import RETRY_AFTER_SECONDS, ApiError, error_body, install_error_handlers
+from function.api.errors import RETRY_AFTER_SECONDS, error_body, install_error_handlers
 from function.api.request_log import RequestLogMiddleware
 from function.api.schemas import (
     BatchRequest,
@@ -25,11 +26,12 @@ from function.api.schemas import (
     SpansRequest,
     SpansResponse,
 )
-from function.classifier import Prediction
-from function.errors import ModelNotReady
-from function.logs import PredictionTally
-from function.model_folder import LABELS
-from function.service import ServiceState
+from function.core import items
+from function.core.classifier import Prediction
+from function.core.errors import ModelNotReady
+from function.core.logs import PredictionTally
+from function.core.model_folder import LABELS
+from function.startup.service import ServiceState
 
 DESCRIPTION = """
 Classifies ONE clinical concept per input as PRESENT, ABSENT (negated) or POSSIBLE (hedged),
@@ -77,17 +79,6 @@ def create_app(state: ServiceState) -> FastAPI:
     app.add_middleware(AuthMiddleware, keys=state.api_keys)
     app.add_middleware(RequestLogMiddleware, project_id=settings.project_id, labels=LABELS)
 
-    def limit(field: str, items: Sequence[object]) -> None:
-        if not items:
-            raise ApiError(422, "empty_batch", f"{field} is empty")
-        if len(items) > settings.max_batch_size:
-            raise ApiError(
-                422,
-                "too_many_items",
-                f"{field} has {len(items)} items; at most {settings.max_batch_size} per request "
-                "(MAX_BATCH_SIZE)",
-            )
-
     def record(request: Request, predictions: Sequence[Prediction]) -> None:
         entry: PredictionTally = request.state.record
         entry.add(predictions, settings.low_confidence_threshold)
@@ -126,10 +117,10 @@ def create_app(state: ServiceState) -> FastAPI:
         """Classify one marked sentence."""
         classifier = state.require_classifier()
         prepared = await run_in_threadpool(
-            classifier.prepare_sentences,
-            [body.sentence],
-            where=["sentence"],
-            allow_unmarked=settings.allow_unmarked,
+            partial(items.prepare, allow_unmarked=settings.allow_unmarked),
+            classifier,
+            items.SentenceItem(body.sentence),
+            items.SENTENCE,
         )
         predictions = await classifier.infer(prepared)
         record(request, predictions)
@@ -139,7 +130,7 @@ def create_app(state: ServiceState) -> FastAPI:
     async def predict_batch(body: BatchRequest, request: Request) -> Any:
         """Classify marked sentences; predictions come back in input order."""
         classifier = state.require_classifier()
-        limit("sentences", body.sentences)
+        items.check_count("sentences", len(body.sentences), settings.max_batch_size)
         prepared = await run_in_threadpool(
             classifier.prepare_sentences,
             body.sentences,
@@ -157,17 +148,11 @@ def create_app(state: ServiceState) -> FastAPI:
     async def predict_spans(body: SpansRequest, request: Request) -> Any:
         """Classify each concept span of one text; the service writes the markers."""
         classifier = state.require_classifier()
-        limit("entities", body.entities)
-        spans = [(entity.start, entity.end) for entity in body.entities]
-        prepared = await run_in_threadpool(classifier.prepare_spans, body.text, spans)
+        items.check_count(items.ENTITIES, len(body.entities), settings.max_batch_size)
+        item = items.SpansItem(body.text, tuple((entity.start, entity.end) for entity in body.entities))
+        prepared = await run_in_threadpool(items.prepare, classifier, item, items.ENTITIES)
         predictions = await classifier.infer(prepared)
         record(request, predictions)
-        return {
-            "predictions": [
-                {"start": start, "end": end, **prediction.as_dict()}
-                for (start, end), prediction in zip(spans, predictions, strict=True)
-            ],
-            "model": classifier.info.as_dict(),
-        }
+        return {"predictions": items.answer(item, predictions), "model": classifier.info.as_dict()}
 
     return app

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from function.api.errors import send_error
-from function.api.keys import ApiKeys
+from function.startup.keys import ApiKeys
 
 OPEN_PATHS = frozenset({"/health"})
 _QUERY_KEY_NAMES = frozenset({"key", "api_key", "apikey", "api-key", "token", "access_token"})

@@ -8,7 +8,7 @@ input is patient text, so validation errors are rewritten from field names and t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import Send
 
-from function.errors import InputError, ModelNotReady, Overloaded
+from function.core.errors import InputError, ModelNotReady, Overloaded
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -95,7 +95,7 @@ def describe_validation(errors: Sequence[dict[str, Any]], fields: Sequence[str])
     return 422, "invalid_request", "; ".join(described[:3]) + more
 
 
-def install_error_handlers(app: FastAPI, fields_of: dict[str, Sequence[str]]) -> None:
+def install_error_handlers(app: FastAPI, fields_of: Mapping[str, Sequence[str]]) -> None:
     """`fields_of` maps a route path to the body fields it takes (for unknown-field errors)."""
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

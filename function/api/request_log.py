@@ -2,7 +2,7 @@
 
 The line carries what on-call and the log-based metrics need (route, status, latency, item
 count, labels, low-confidence count, error code, trace) and nothing of the request body. An
-exception that escapes the app is logged (message withheld, see `function.logs`) and
+exception that escapes the app is logged (message withheld, see `function.core.logs`) and
 answered with the JSON 500, so no framework above prints its own traceback or answers in
 another shape, and Lambda never sees an invocation error for an HTTP request.
 """
@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from function.api.errors import send_error
 from function.api.trace import parse_trace
-from function.logs import PredictionTally, log_event
+from function.core.logs import PredictionTally, log_event
 
 log = logging.getLogger("function.request")
 

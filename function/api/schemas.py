@@ -1,7 +1,8 @@
 """Request and response bodies, as OpenAPI shows them at /docs.
 
-Requests are strict: a number where a string belongs, a string where an offset belongs, or
-an unknown field is a 422, never silently coerced.
+The fields of the item forms are the core's item contract (`function.core.items`): a test
+holds these schemas to its names. Requests are strict: a number where a string belongs, a
+string where an offset belongs, or an unknown field is a 422, never silently coerced.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Label = Literal["PRESENT", "ABSENT", "POSSIBLE"]
+from function.core.model_folder import LABELS
+
+# The labels as the core defines them (Literal takes them at run time; checkers see a str).
+Label = Literal[LABELS]  # type: ignore[valid-type]
 EXAMPLE = "Patient denies [entity] shortness of breath [entity] at rest."
 
 

@@ -15,9 +15,9 @@ import binascii
 from collections.abc import Callable
 from typing import Any
 
-from function.classifier import AssertionClassifier
-from function.config import Settings
-from function.messages import Envelope, Lazy, MessageProcessor, processor_for
+from function.core.classifier import AssertionClassifier
+from function.core.messages import Envelope, Lazy, MessageProcessor
+from function.startup.settings import Settings
 
 PUBLISH_TIMEOUT_SECONDS = 30.0
 
@@ -49,7 +49,7 @@ class PubSubSink:
     batched by the client, and waits for the server's confirmation."""
 
     def __init__(self, project: str, results_topic: str, errors_topic: str) -> None:
-        from google.cloud import pubsub_v1
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # a namespace package
 
         self._client = pubsub_v1.PublisherClient(
             batch_settings=pubsub_v1.types.BatchSettings(max_messages=100, max_latency=0.01)
@@ -73,4 +73,4 @@ def missing_configuration(settings: Settings) -> list[str]:
 
 def pubsub_processor(settings: Settings, classifier: Callable[[], AssertionClassifier]) -> MessageProcessor:
     sink = Lazy(lambda: PubSubSink(settings.project_id, settings.results_topic, settings.errors_topic))
-    return processor_for(settings, classifier, sink, "pubsub")
+    return MessageProcessor(classifier, sink, source="pubsub", limits=settings.message_limits())

@@ -1,6 +1,6 @@
 """SQS on AWS Lambda: a batch of records in, a partial batch response out.
 
-Each record is one message of the contract in `function.messages`. Records that succeed,
+Each record is one message of the contract in `function.core.messages`. Records that succeed,
 and records that can never succeed (parked whole on the errors queue), are acknowledged;
 a record that may pass on retry is named in ``batchItemFailures`` so SQS delivers it again
 (and, after maxReceiveCount, to the queue's dead-letter queue) while the rest are deleted.
@@ -10,14 +10,22 @@ The function's event source mapping must enable ReportBatchItemFailures.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from function.config import Settings
-from function.logs import log_event
-from function.messages import Envelope, MessageProcessor, RetryLater
+from function.core.classifier import AssertionClassifier
+from function.core.logs import log_event
+from function.core.messages import Envelope, Lazy, MessageProcessor, RetryLater
+from function.startup.settings import Settings
 
 log = logging.getLogger("function.messages")
+
+
+def sqs_events(settings: Settings, classifier: Callable[[], AssertionClassifier]) -> SqsEvents:
+    """The SQS handler with the service's limits, sending with boto3 (made on first use)."""
+    sink = Lazy(lambda: SqsSink(settings.results_queue_url, settings.errors_queue_url))
+    processor = MessageProcessor(classifier, sink, source="sqs", limits=settings.message_limits())
+    return SqsEvents(processor, missing=missing_configuration(settings))
 
 
 def missing_configuration(settings: Settings) -> list[str]:
@@ -29,7 +37,9 @@ def missing_configuration(settings: Settings) -> list[str]:
 
 def is_sqs_event(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
-    return bool(records) and all(r.get("eventSource") == "aws:sqs" for r in records)
+    if not isinstance(records, list) or not records:
+        return False
+    return all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
 
 
 def envelope(record: dict[str, Any]) -> Envelope:
@@ -42,11 +52,13 @@ def envelope(record: dict[str, Any]) -> Envelope:
 
 
 class SqsEvents:
+    """SQS batches (Lambda's event source mapping)."""
+
     def __init__(self, processor: MessageProcessor, missing: Sequence[str] = ()) -> None:
         self.processor, self.missing = processor, tuple(missing)
 
     @staticmethod
-    def infer(event: Any) -> bool:
+    def can_handle(event: Any) -> bool:
         return is_sqs_event(event)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:

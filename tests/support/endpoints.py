@@ -15,9 +15,11 @@ from typing import Any
 
 import httpx
 
-from tests.support.lambda_events import build_event, read_response
+from tests.support.lambda_events import SHAPES, build_event, read_response
 from tests.support.lambda_invoke import INVOKE_PATH
 
+# Functions Framework, and the Lambda handler with each HTTP event shape.
+ENTRY_POINTS = ("ff", *(f"lambda-{shape}" for shape in SHAPES))
 SENT_TEXTS: set[str] = set()
 
 

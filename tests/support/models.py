@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from function.markers import mark_entity
+from function.core.markers import mark_entity
 from model_bake.agreement import calibration_sentences  # the one reader; tests import it from here
 from tests.support.servers import ROOT
 

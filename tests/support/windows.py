@@ -19,9 +19,9 @@ def long_sentence_with_concept_at(token: int, tokenizer, *, tail_sentences: int 
 
 def window_text(sentence: str, baked_model: Path) -> str:
     """The part of `sentence` the service shows the model, by its own tokenizer."""
-    from function.markers import MarkedText
-    from function.model_folder import ModelFolder
-    from function.tokenization import AssertionTokenizer
+    from function.core.markers import MarkedText
+    from function.core.model_folder import ModelFolder
+    from function.core.tokenization import AssertionTokenizer
 
     tokenizer = AssertionTokenizer.of_folder(ModelFolder.open(baked_model))
     model_input = tokenizer.encode([MarkedText(sentence)], ["sentence"])[0]

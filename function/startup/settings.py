@@ -12,8 +12,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from function.batching import BatchLimits
-from function.cpus import available_cpus
+from function.core.batching import BatchLimits
+from function.core.cpus import available_cpus
+from function.core.messages import MessageLimits
 
 _SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
 # Pub/Sub topic ids: 3-255 characters, a letter first (projects/P/topics/T also accepted).
@@ -100,6 +101,15 @@ class Settings:
         if reader.problems:
             raise ConfigError("invalid configuration: " + "; ".join(reader.problems))
         return settings
+
+    def message_limits(self) -> MessageLimits:
+        """Event messages take what a request may: MAX_BODY_BYTES, MAX_BATCH_SIZE."""
+        return MessageLimits(
+            max_bytes=self.max_body_bytes,
+            max_items=self.max_batch_size,
+            allow_unmarked=self.allow_unmarked,
+            low_confidence_threshold=self.low_confidence_threshold,
+        )
 
     def batch_limits(self) -> BatchLimits:
         return BatchLimits(

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from tokenizers import Encoding, Tokenizer
 
-from function.errors import InputError
-from function.markers import MarkedText
-from function.model_folder import ModelFolder
+from function.core.errors import InputError
+from function.core.markers import MarkedText
+from function.core.model_folder import ModelFolder
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from function.cpus import CpuFeatures, cpu_features
-from function.errors import ModelFolderError
-from function.model_folder import ModelFolder, VariantEntry
+from function.core.cpus import CpuFeatures, cpu_features
+from function.core.errors import ModelFolderError
+from function.core.model_folder import ModelFolder, VariantEntry
 
 if TYPE_CHECKING:
-    from function.batching import BatchLimits
-    from function.classifier import AssertionClassifier
+    from function.core.batching import BatchLimits
+    from function.core.classifier import AssertionClassifier
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def load_checked(
 ) -> CheckedClassifier:
     """Load the first candidate that passes its check here; raises CheckFailed naming each
     failure when none does. The caller logs the failures of a fallback."""
-    from function.classifier import AssertionClassifier
+    from function.core.classifier import AssertionClassifier
 
     failed: list[CheckOutcome] = []
     for variant in candidates:

@@ -8,9 +8,9 @@ serving with onnx never imports torch or transformers.
 
 from __future__ import annotations
 
-from function.backends.base import Backend
-from function.errors import ModelFolderError
-from function.model_folder import ModelFolder, VariantEntry
+from function.core.backends.base import Backend
+from function.core.errors import ModelFolderError
+from function.core.model_folder import ModelFolder, VariantEntry
 
 BACKENDS = ("onnx", "torch")
 
@@ -18,11 +18,11 @@ BACKENDS = ("onnx", "torch")
 def load_backend(variant: VariantEntry, folder: ModelFolder, *, threads: int) -> Backend:
     """Load a variant's backend from a baked folder."""
     if variant.backend == "onnx":
-        from function.backends.onnx_backend import OnnxBackend
+        from function.core.backends.onnx_backend import OnnxBackend
 
         return OnnxBackend(folder, variant, threads=threads)
     if variant.backend == "torch":
-        from function.backends.torch_backend import TorchBackend
+        from function.core.backends.torch_backend import TorchBackend
 
         try:
             return TorchBackend(folder, variant, threads=threads)

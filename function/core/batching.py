@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from function.errors import ModelNotReady, Overloaded
-from function.tokenization import ModelInput
+from function.core.errors import ModelNotReady, Overloaded
+from function.core.tokenization import ModelInput
 
 Forward = Callable[[Sequence[ModelInput]], np.ndarray]
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from function.errors import ModelFolderError
+from function.core.errors import ModelFolderError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 3
@@ -47,7 +47,7 @@ class VariantEntry:
     was made and how it must be run (ONNX Runtime session settings among them); `judged_on`
     names the CPU whose kernels the bake's figures come from; `check` is the small set of
     sentences, with the reference's and this variant's answers, that every serving process
-    runs on its own CPU before it reports ready (`function.variant_check`).
+    runs on its own CPU before it reports ready (`function.core.variant_check`).
     """
 
     backend: str

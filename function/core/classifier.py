@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from function.backends import Backend, load_backend
-from function.batching import BatchLimits, MicroBatcher
-from function.markers import MarkedText, check_sentence, check_span_text, mark_entity
-from function.model_folder import ModelFolder, VariantEntry
-from function.tokenization import AssertionTokenizer, ModelInput
+from function.core.backends import Backend, load_backend
+from function.core.batching import BatchLimits, MicroBatcher
+from function.core.markers import MarkedText, check_sentence, check_span_text, mark_entity
+from function.core.model_folder import ModelFolder, VariantEntry
+from function.core.tokenization import AssertionTokenizer, ModelInput
 
 
 @dataclass(frozen=True)

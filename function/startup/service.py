@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from function.api.keys import ApiKeys, KeySourceError, load_api_keys
-from function.classifier import AssertionClassifier
-from function.config import ConfigError, Settings
-from function.errors import ModelFolderError, ModelNotReady
-from function.logs import configure_logging, log_event
-from function.model_folder import ModelFolder, VariantEntry
-from function.variant_check import CheckOutcome, load_checked
+from function.core.classifier import AssertionClassifier
+from function.core.errors import ModelFolderError, ModelNotReady
+from function.core.logs import configure_logging, log_event
+from function.core.model_folder import ModelFolder, VariantEntry
+from function.core.variant_check import CheckOutcome, load_checked
+from function.startup.keys import ApiKeys, KeySourceError, load_api_keys
+from function.startup.settings import ConfigError, Settings
 
 log = logging.getLogger("function.service")
 PROCESS_STARTED = time.perf_counter()

@@ -23,15 +23,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from function.classifier import AssertionClassifier, Prediction, Prepared
-from function.config import Settings
-from function.errors import InputError, ModelNotReady, Overloaded
-from function.logs import PredictionTally, log_event
-from function.model_folder import LABELS
+from function.core import items
+from function.core.classifier import AssertionClassifier, Prediction, Prepared
+from function.core.errors import InputError, ModelNotReady, Overloaded
+from function.core.logs import PredictionTally, log_event
+from function.core.model_folder import LABELS
 
 log = logging.getLogger("function.messages")
-ITEM_FIELDS = frozenset({"id", "sentence", "text", "entities"})
-MAX_ID_CHARS = 256
 ATTRIBUTE_LIMIT = 1024  # Pub/Sub's limit on an attribute value, in bytes
 
 
@@ -67,8 +65,8 @@ class Outcome:
 @dataclass(frozen=True)
 class _Item:
     id: str
+    item: items.Item
     prepared: Prepared
-    spans: Sequence[tuple[int, int]] | None  # None for a marked sentence
 
 
 class Lazy:
@@ -85,6 +83,16 @@ class Lazy:
             return self._made
 
 
+@dataclass(frozen=True)
+class MessageLimits:
+    """The service's own limits, the same as its HTTP contract's (`Settings.message_limits`)."""
+
+    max_bytes: int = 1 << 20
+    max_items: int = 100
+    allow_unmarked: bool = False
+    low_confidence_threshold: float = 0.6
+
+
 class MessageProcessor:
     def __init__(
         self,
@@ -92,15 +100,13 @@ class MessageProcessor:
         sink: Callable[[], Sink],
         *,
         source: str,
-        max_bytes: int,
-        max_items: int,
-        allow_unmarked: bool = False,
-        low_confidence_threshold: float = 0.6,
+        limits: MessageLimits | None = None,
     ) -> None:
-        self._classifier, self._sink = classifier, sink
-        self.source, self.max_bytes, self.max_items = source, max_bytes, max_items
-        self.allow_unmarked = allow_unmarked
-        self.low_confidence_threshold = low_confidence_threshold
+        self._classifier, self._sink, self.source = classifier, sink, source
+        limits = limits or MessageLimits()
+        self.max_bytes, self.max_items = limits.max_bytes, limits.max_items
+        self.allow_unmarked = limits.allow_unmarked
+        self.low_confidence_threshold = limits.low_confidence_threshold
 
     def handle(self, envelope: Envelope) -> Outcome:
         """Process one message; raises RetryLater when it must not be acknowledged."""
@@ -111,7 +117,7 @@ class MessageProcessor:
             self._log(envelope, "retry", started, error_code="not_ready")
             raise RetryLater("the model is not loaded yet") from error
         try:
-            items = self._prepare(classifier, envelope)
+            parsed = self._prepare(classifier, envelope)
         except InputError as error:
             try:
                 self._reject(envelope, error)
@@ -121,15 +127,15 @@ class MessageProcessor:
             self._log(envelope, "rejected", started, error_code=error.code)
             return Outcome("rejected", error_code=error.code)
         inputs = Prepared(
-            [x for item in items for x in item.prepared.items],
-            [x for item in items for x in item.prepared.inputs],
+            [x for entry in parsed for x in entry.prepared.items],
+            [x for entry in parsed for x in entry.prepared.inputs],
         )
         try:
             predictions = classifier.infer_blocking(inputs, isolated=True)
         except Overloaded as error:
             self._log(envelope, "retry", started, error_code="overloaded")
             raise RetryLater("the inference queue is full") from error
-        body = self._result_body(envelope, items, predictions, classifier)
+        body = self._result_body(envelope, parsed, predictions, classifier)
         try:
             self._sink().publish_result(body, {"source_message_id": envelope.message_id})
         except Exception as error:  # noqa: BLE001 (any transport failure: redeliver, lose nothing)
@@ -152,74 +158,37 @@ class MessageProcessor:
             raise InputError("wrong_shape", "the message body must be a JSON object or a list of them")
         if not raw:
             raise InputError("empty_message", "the message holds no item")
-        items = [self._item(classifier, envelope, index, entry) for index, entry in enumerate(raw)]
-        total = sum(len(item.prepared.inputs) for item in items)
+        parsed = [self._item(classifier, envelope, index, entry) for index, entry in enumerate(raw)]
+        total = sum(len(entry.prepared.inputs) for entry in parsed)
         if total > self.max_items:
             raise InputError(
                 "too_many_items",
                 f"the message asks for {total} predictions; at most {self.max_items} (MAX_BATCH_SIZE)",
             )
-        return items
+        return parsed
 
     def _item(self, classifier: AssertionClassifier, envelope: Envelope, index: int, entry: Any) -> _Item:
         where = f"items[{index}]"
-        if not isinstance(entry, dict):
-            raise InputError("wrong_shape", f"{where} must be a JSON object")
-        unknown = set(entry) - ITEM_FIELDS
-        if unknown:  # the key names are caller input: say which are allowed instead
-            raise InputError(
-                "wrong_shape", f"{where} has an unknown field (allowed: {', '.join(sorted(ITEM_FIELDS))})"
-            )
-        item_id = entry.get("id", f"{envelope.message_id}:{index}")
-        if not isinstance(item_id, str) or not item_id or len(item_id) > MAX_ID_CHARS:
-            raise InputError("wrong_shape", f"{where}.id must be a string of 1 to {MAX_ID_CHARS} characters")
-        if "sentence" in entry:
-            if "text" in entry or "entities" in entry:
-                raise InputError("wrong_shape", f"{where} has both a sentence and a text: send one form")
-            if not isinstance(entry["sentence"], str):
-                raise InputError("wrong_shape", f"{where}.sentence must be a string")
-            prepared = classifier.prepare_sentences(
-                [entry["sentence"]], where=[f"{where}.sentence"], allow_unmarked=self.allow_unmarked
-            )
-            return _Item(item_id, prepared, None)
-        text, entities = entry.get("text"), entry.get("entities")
-        if not isinstance(text, str) or not isinstance(entities, list):
-            raise InputError(
-                "wrong_shape", f"{where} needs a 'sentence' string, or a 'text' string and an 'entities' list"
-            )
-        if not entities:
-            raise InputError("empty_batch", f"{where}.entities is empty")
-        spans = [self._span(f"{where}.entities[{n}]", entity) for n, entity in enumerate(entities)]
-        return _Item(item_id, classifier.prepare_spans(text, spans, field=f"{where}.entities"), spans)
-
-    @staticmethod
-    def _span(where: str, entity: Any) -> tuple[int, int]:
-        if not isinstance(entity, dict) or set(entity) != {"start", "end"}:
-            raise InputError("wrong_shape", f"{where} must be an object with 'start' and 'end' only")
-        start, end = entity["start"], entity["end"]
-        if type(start) is not int or type(end) is not int:  # not bools, not floats
-            raise InputError("wrong_shape", f"{where}.start and .end must be integers")
-        return start, end
+        item_id, item = items.parse_item(entry, where, default_id=f"{envelope.message_id}:{index}")
+        field = f"{where}.{items.SENTENCE if isinstance(item, items.SentenceItem) else items.ENTITIES}"
+        return _Item(
+            item_id, item, items.prepare(classifier, item, field, allow_unmarked=self.allow_unmarked)
+        )
 
     # --- output -------------------------------------------------------------------------------
 
     def _result_body(
         self,
         envelope: Envelope,
-        items: Sequence[_Item],
+        parsed: Sequence[_Item],
         predictions: Sequence[Prediction],
         classifier: AssertionClassifier,
     ) -> bytes:
         remaining = iter(predictions)
         results = []
-        for item in items:
-            mine = [next(remaining) for _ in item.prepared.inputs]
-            entries = [p.as_dict() for p in mine]
-            if item.spans is not None:
-                entries = [
-                    {"start": s, "end": e, **entry} for (s, e), entry in zip(item.spans, entries, strict=True)
-                ]
-            results.append({"id": item.id, "predictions": entries})
+        for entry in parsed:
+            mine = [next(remaining) for _ in entry.prepared.inputs]
+            results.append({"id": entry.id, "predictions": items.answer(entry.item, mine)})
         body = {
             "source_message_id": envelope.message_id,
             "items": results,
@@ -264,18 +233,3 @@ class MessageProcessor:
             fields["error_code"] = error_code
         level = logging.INFO if outcome == "published" else logging.WARNING
         log_event(log, level, f"{self.source} message {outcome}", **fields)
-
-
-def processor_for(
-    settings: Settings, classifier: Callable[[], AssertionClassifier], sink: Callable[[], Sink], source: str
-) -> MessageProcessor:
-    """A processor with the service's own limits: the same as its HTTP contract's."""
-    return MessageProcessor(
-        classifier,
-        sink,
-        source=source,
-        max_bytes=settings.max_body_bytes,
-        max_items=settings.max_batch_size,
-        allow_unmarked=settings.allow_unmarked,
-        low_confidence_threshold=settings.low_confidence_threshold,
-    )

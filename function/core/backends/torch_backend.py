@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from function.errors import ModelFolderError
-from function.model_folder import ModelFolder, VariantEntry
+from function.core.errors import ModelFolderError
+from function.core.model_folder import ModelFolder, VariantEntry
 
 
 class TorchBackend:

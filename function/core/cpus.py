@@ -14,8 +14,8 @@ from pathlib import Path
 
 def _quota_cpus(root: Path = Path("/sys/fs/cgroup")) -> float | None:
     try:  # cgroup v2: "max 100000" or "200000 100000"
-        quota, period = (root / "cpu.max").read_text().split()[:2]
-        return None if quota == "max" else int(quota) / int(period)
+        limit, length = (root / "cpu.max").read_text().split()[:2]
+        return None if limit == "max" else int(limit) / int(length)
     except (OSError, ValueError):
         pass
     try:  # cgroup v1

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from function.errors import ModelFolderError
-from function.model_folder import ModelFolder, VariantEntry
+from function.core.errors import ModelFolderError
+from function.core.model_folder import ModelFolder, VariantEntry
 
 
 class OnnxBackend:

@@ -4,7 +4,7 @@
 These are the fields google-cloud-logging's StructuredLogHandler writes, and a test holds
 this formatter's output to that handler's for the same records. We write them ourselves
 because importing that library costs about 0.13 s of a 0.8 s cold start (measured: see
-README, "Logs"), for one `json.dumps`.
+docs/internals.md, "Logs"), for one `json.dumps`.
 
 Patient text must never reach a log line. Code here logs counts, lengths, ids and timings
 only; as a second line of defence, exception messages (which may quote an input) are
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from function.classifier import Prediction
+    from function.core.classifier import Prediction
 
 WITHHELD = "message withheld: it may quote patient data"
 # Keys Cloud Logging reads from a structured line; a payload field must not shadow them.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from function.errors import InputError
+from function.core.errors import InputError
 
 ENTITY_MARKER = "[entity]"
 _MARKER = re.compile(r"\[\s*entity\s*\]", re.IGNORECASE)
