@@ -17,17 +17,21 @@ export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 .PHONY: help venv tools bake serve serve-pubsub serve-demo demo-model test image-test bench lint format lock tf-check clean
 
 help:
-	@echo "make serve       serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
+	@echo "make serve        serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
 	@echo "make serve-pubsub the Pub/Sub CloudEvent target on PORT (needs GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, ERRORS_TOPIC)"
-	@echo "make serve-demo  serve a small random-weight demo model (no hub access needed)"
-	@echo "make test        run the test suite"
-	@echo "make image-test  build both images with podman and run them (BASE_IMAGE=... to skip building a base)"
-	@echo "make bench       measure cold start, latency, throughput and memory (bench/results.md)"
-	@echo "make bake        bake MODEL_ID@MODEL_REVISION (or FROM_DIR=...) into BAKED_DIR"
-	@echo "make lint        ruff check and format check"
-	@echo "make tf-check    terraform fmt/validate/test and checkov, offline"
-	@echo "make lock        regenerate requirements.txt from requirements.in"
-	@echo "make tools       install checkov (for tf-check and the infra tests) into $(TOOLS_VENV)"
+	@echo "make serve-demo   serve a small random-weight demo model (no hub access needed)"
+	@echo "make demo-model   build and bake that demo model into $(DEMO_DIR) (serve-demo does it first)"
+	@echo "make test         run the test suite (everything but the image tests)"
+	@echo "make image-test   build both images with podman and run them (BASE_IMAGE=... to skip building a base)"
+	@echo "make bench        measure cold start, latency, throughput and memory against the naive baseline (bench/results.md)"
+	@echo "make bake         bake MODEL_ID@MODEL_REVISION (or FROM_DIR=... [REVISION=...]) into BAKED_DIR"
+	@echo "make lint         ruff (check and format), mypy, and the import contracts between the rooms"
+	@echo "make format       ruff format and autofix"
+	@echo "make tf-check     terraform fmt/validate/test and checkov, offline"
+	@echo "make lock         regenerate requirements.txt and requirements-serve.txt from their .in files"
+	@echo "make tools        install checkov and hadolint (for tf-check, the Dockerfile and infra tests) into $(TOOLS_VENV)"
+	@echo "make venv         create .venv with the pinned requirements (every other target does it first)"
+	@echo "make clean        remove the demo model and caches"
 
 venv: $(VENV)/.installed
 
@@ -78,9 +82,14 @@ image-test: venv
 bench: venv
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
+# The rules between the rooms are checked here, not only written down: ruff, mypy on the
+# run-time and build-time packages, and the import contracts of pyproject.toml
+# ([tool.importlinter]: the core imports no transport, the adapters not each other).
 lint: venv
 	$(BIN)/ruff check function model_bake tests bench
 	$(BIN)/ruff format --check function model_bake tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format function model_bake tests bench
