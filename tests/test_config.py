@@ -43,6 +43,26 @@ def test_values_are_parsed() -> None:
     assert settings.log_level == "DEBUG" and settings.threads == 1 and settings.project_id == "proj"
 
 
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        ("projects/p/secrets/s/versions/latest", True),
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:assertion/api-keys-AbC123", True),
+        ("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:k-AbC123", True),
+        ("arn:aws:secretsmanager:eu-west-1:1234:secret:short-account", False),
+        ("arn:aws:s3:::a-bucket", False),
+        ("assertion/api-keys", False),
+    ],
+)
+def test_api_key_secret_takes_a_google_version_or_an_aws_secret_arn(value: str, accepted: bool) -> None:
+    env = {"API_KEY_SECRET": value, "INTRA_OP_THREADS": "1"}
+    if accepted:
+        assert Settings.from_env(env).api_key_secret == value
+    else:
+        with pytest.raises(ConfigError, match="API_KEY_SECRET"):
+            Settings.from_env(env)
+
+
 def test_every_problem_is_named_and_secrets_are_not_repeated() -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env(

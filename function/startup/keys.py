@@ -1,5 +1,6 @@
 """API keys, loaded once at start from their sources: API_KEYS (the environment) and/or a
-Google Secret Manager secret version (`function.startup.secret_manager`). The HTTP surface
+Google Secret Manager secret version (`function.startup.secret_manager`) or an AWS Secrets
+Manager secret ARN (`function.startup.aws_secrets`), one source per cloud. The HTTP surface
 only checks candidates against the loaded keys (`ApiKeys.accepts`).
 
 Several keys are valid at once so that a key can be rotated without downtime: add the new
@@ -49,8 +50,14 @@ def load_api_keys(settings: Settings) -> ApiKeys:
     """Every configured source, read now; a source that cannot be read raises KeySourceError
     (the service must not start open)."""
     keys = list(settings.api_keys)
-    if settings.api_key_secret:
-        from function.startup.secret_manager import read_secret_keys
+    if settings.api_key_secret.startswith("arn:"):
+        from function.startup import aws_secrets
 
-        keys.extend(read_secret_keys(settings.api_key_secret, settings.secret_manager_endpoint))
+        keys.extend(aws_secrets.read_secret_keys(settings.api_key_secret))
+    elif settings.api_key_secret:
+        from function.startup import secret_manager
+
+        keys.extend(
+            secret_manager.read_secret_keys(settings.api_key_secret, settings.secret_manager_endpoint)
+        )
     return ApiKeys(keys, required=settings.auth_enabled)

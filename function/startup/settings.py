@@ -16,7 +16,11 @@ from function.core.batching import BatchLimits
 from function.core.cpus import available_cpus
 from function.core.messages import MessageLimits
 
-_SECRET_VERSION = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
+# A Google Secret Manager version name, or an AWS Secrets Manager secret ARN
+# (function.startup.aws_secrets checks the ARN in full).
+_SECRET_VERSION = re.compile(
+    r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$|^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$"
+)
 # Pub/Sub topic ids: 3-255 characters, a letter first (projects/P/topics/T also accepted).
 _TOPIC = re.compile(r"^(projects/[a-z][-a-z0-9.:]{4,61}[a-z0-9]/topics/)?[A-Za-z][-A-Za-z0-9_.~+%]{2,254}$")
 _TRUE = {"1", "true", "yes", "on"}
@@ -73,7 +77,10 @@ class Settings:
             allow_unmarked=reader.boolean("ALLOW_UNMARKED", False),
             api_keys=reader.key_list("API_KEYS"),
             api_key_secret=reader.pattern(
-                "API_KEY_SECRET", _SECRET_VERSION, "projects/PROJECT/secrets/NAME/versions/VERSION"
+                "API_KEY_SECRET",
+                _SECRET_VERSION,
+                "projects/PROJECT/secrets/NAME/versions/VERSION, "
+                "or arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME",
             ),
             secret_manager_endpoint=reader.text("SECRET_MANAGER_ENDPOINT", ""),
             log_level=reader.choice("LOG_LEVEL", "INFO", tuple(sorted(_LEVELS)), upper=True),

@@ -21,8 +21,9 @@ AWS = {
 
 
 @contextmanager
-def moto_sqs() -> Iterator[str]:
-    """A moto server on a free local port; yields its URL (for AWS_ENDPOINT_URL_SQS)."""
+def moto_server() -> Iterator[str]:
+    """A moto server on a free local port; yields its URL (for AWS_ENDPOINT_URL_SQS,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER, ...)."""
     moto_server = pytest.importorskip(
         "moto.server", reason="moto[server] (requirements-dev.txt) is not installed"
     )
@@ -50,3 +51,6 @@ def record(body: str, message_id: str | None = None, **attributes: str) -> dict:
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:assertion-requests",
         "awsRegion": "us-east-1",
     }
+
+
+moto_sqs = moto_server
