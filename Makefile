@@ -27,7 +27,7 @@ help:
 	@echo "make bake         bake MODEL_ID@MODEL_REVISION (or FROM_DIR=... [REVISION=...]) into BAKED_DIR"
 	@echo "make lint         ruff (check and format), mypy, and the import contracts between the rooms"
 	@echo "make format       ruff format and autofix"
-	@echo "make tf-check     terraform fmt/validate/test and checkov, offline"
+	@echo "make tf-check     terraform fmt/validate/test and checkov for infra/terraform/google and aws (\"incomplete\" if a step could not run)"
 	@echo "make lock         regenerate requirements.txt and requirements-serve.txt from their .in files"
 	@echo "make tools        install checkov and hadolint (for tf-check, the Dockerfile and infra tests) into $(TOOLS_VENV)"
 	@echo "make venv         create .venv with the pinned requirements (every other target does it first)"

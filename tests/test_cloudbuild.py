@@ -4,9 +4,11 @@ steps in the order that keeps traffic safe, every substitution declared, no secr
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -64,6 +66,10 @@ def before(config: dict, first: str, then: str) -> bool:
     return False
 
 
+def step_text(config: dict, step_id: str) -> str:
+    return " ".join(str(a) for a in next(s for s in config["steps"] if s["id"] == step_id)["args"])
+
+
 def test_traffic_moves_only_after_test_build_push_deploy_and_smoke() -> None:
     config = load("cloudbuild.yaml")
     order(config)
@@ -71,16 +77,129 @@ def test_traffic_moves_only_after_test_build_push_deploy_and_smoke() -> None:
              "canary-check", "promote", "deploy-events"]  # fmt: skip
     for first, then in itertools.pairwise(chain):
         assert before(config, first, then), f"{then} can start before {first} finished"
-    deploy = next(s for s in config["steps"] if s["id"] == "deploy-candidate")["args"]
-    assert "--no-traffic" in deploy and any(a.startswith("--tag=candidate-") for a in deploy)
-    canary = next(s for s in config["steps"] if s["id"] == "canary")["args"]
-    assert any(a.endswith("=${_CANARY_PERCENT}") for a in canary)
-    promote = next(s for s in config["steps"] if s["id"] == "promote")["args"]
-    assert "--to-latest" in promote  # Terraform leaves traffic alone; this keeps "latest, 100 %"
-    check = next(s for s in config["steps"] if s["id"] == "canary-check")["args"][-1]
+    deploy = step_text(config, "deploy-candidate")
+    assert "--no-traffic" in deploy and "--tag=candidate-${SHORT_SHA}" in deploy
+    assert "--to-tags=candidate-${SHORT_SHA}=${_CANARY_PERCENT}" in step_text(config, "canary")
+    assert "--to-latest" in step_text(
+        config, "promote"
+    )  # Terraform leaves traffic alone; this keeps "latest, 100 %"
+    check = step_text(config, "canary-check")
     assert "update-traffic" in check and "traffic-before" in check  # a failed canary puts traffic back
     build = next(s for s in config["steps"] if s["id"] == "build")["args"]
     assert "--cache-from=${_IMAGE}:latest" in build and "--tag=${_IMAGE}:${SHORT_SHA}" in build
+
+
+# --- The first run, before Terraform created the services ----------------------------------
+
+FAKE_GCLOUD = """#!/bin/sh
+echo "gcloud $*" >> "$CALLS"
+if [ "$1 $2 $3" = "run services describe" ]; then
+  echo "ERROR: (gcloud.run.services.describe) Cannot find service [clinical-assertion]" >&2
+  exit 1
+fi
+"""
+
+
+def run_step(config: dict, step_id: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """A step's script as Cloud Build would run it: substitutions filled in, $$ unescaped,
+    /workspace a temporary folder, a stand-in gcloud (Google's API cannot be reached here)
+    that records its calls and answers that the service does not exist."""
+    script = next(s for s in config["steps"] if s["id"] == step_id)["args"][-1]
+    values = {**config["substitutions"], "SHORT_SHA": "abc1234", "PROJECT_ID": "acme"}
+    for _ in range(3):  # substitutions that name other substitutions
+        script = re.sub(r"(?<!\$)\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), script)
+    script = script.replace("$$", "$").replace("/workspace", str(tmp_path / "workspace"))
+    (tmp_path / "workspace").mkdir(exist_ok=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "gcloud").write_text(FAKE_GCLOUD)
+    (bin_dir / "gcloud").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "CALLS": str(tmp_path / "calls")}
+    return subprocess.run(["bash", "-ceu", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_first_run_pushes_the_image_and_deploys_nothing(tmp_path: Path) -> None:
+    config = load("cloudbuild.yaml")
+    first = run_step(config, "record-traffic", tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "first deployment" in first.stdout and "terraform apply -var image=" in first.stdout
+    calls = tmp_path / "calls"
+    described = calls.read_text()
+    for step_id in (
+        "deploy-candidate",
+        "smoke-candidate",
+        "canary",
+        "canary-check",
+        "promote",
+        "deploy-events",
+    ):
+        result = run_step(config, step_id, tmp_path)
+        assert result.returncode == 0 and "nothing to deploy" in result.stdout, (step_id, result.stderr)
+    assert calls.read_text() == described, "no deploy step may call gcloud on the first run"
+
+
+def test_a_failing_describe_that_is_not_a_missing_service_stops_the_build(tmp_path: Path) -> None:
+    config = load("cloudbuild.yaml")
+    global FAKE_GCLOUD
+    saved, FAKE_GCLOUD = FAKE_GCLOUD, FAKE_GCLOUD.replace("Cannot find service", "PERMISSION_DENIED")
+    try:
+        result = run_step(config, "record-traffic", tmp_path)
+    finally:
+        FAKE_GCLOUD = saved
+    assert result.returncode != 0 and "PERMISSION_DENIED" in result.stderr
+    assert not (tmp_path / "workspace" / "first-deployment").exists()
+
+
+# --- The build account's roles and the pipelines' steps, held in step ------------------------
+
+# What each kind of command a step runs needs (Google's documented permissions for it).
+NEEDS = {
+    "docker pull ${_IMAGE}": "roles/artifactregistry.writer",  # reader is part of writer
+    "push --all-tags ${_IMAGE}": "roles/artifactregistry.writer",  # docker push to Artifact Registry
+    "gcloud run services describe": "roles/run.developer",
+    "gcloud run deploy": "roles/run.developer",
+    "update-traffic": "roles/run.developer",
+    "Authorization: Bearer": "roles/run.invoker",  # a call to the service with an identity token
+    "secretEnv": "roles/secretmanager.secretAccessor",
+}
+
+
+def build_roles() -> dict[str, set[str]]:
+    """local.build_roles of infra/terraform/google/iam.tf: role -> the step ids it names."""
+    text = (ROOT / "infra" / "terraform" / "google" / "iam.tf").read_text()
+    block = re.search(r"build_roles = \{(.*?)\n  \}", text, re.S)
+    assert block, "local.build_roles not found in iam.tf"
+    roles = re.findall(r'"(roles/[\w.]+)"\s*=\s*"([^":]+):', block.group(1))
+    return {role: set(steps.replace("every step", "every").split()) for role, steps in roles}
+
+
+def test_the_build_account_has_a_role_for_each_need_and_a_need_for_each_role() -> None:
+    roles = build_roles()
+    steps = {s["id"]: s for name in CONFIGS for s in load(name)["steps"]}
+    needed: dict[str, set[str]] = {}
+    for step_id, step in steps.items():
+        text = " ".join(str(a) for a in step.get("args", [])) + (
+            " secretEnv" if step.get("secretEnv") else ""
+        )
+        for command, role in NEEDS.items():
+            if command in text:
+                needed.setdefault(role, set()).add(step_id)
+    needed["roles/logging.logWriter"] = {"every"}  # options.logging: CLOUD_LOGGING_ONLY
+    needed["roles/iam.serviceAccountUser"] = needed["roles/run.developer"] & {
+        "deploy-candidate",
+        "deploy-events",
+    }
+    assert set(roles) == set(needed), (
+        f"roles without a step: {set(roles) - set(needed)}; needs without a role: {set(needed) - set(roles)}"
+    )
+    for role, step_ids in needed.items():
+        assert step_ids <= roles[role] | {"every"}, (
+            f"{role} is used by {step_ids - roles[role]}, not named in build_roles"
+        )
+        assert roles[role] - {"every"} <= set(steps), (
+            f"{role} names steps that do not exist: {roles[role] - set(steps)}"
+        )
+    assert all(load(name)["options"]["logging"] == "CLOUD_LOGGING_ONLY" for name in CONFIGS)
 
 
 def test_the_lambda_config_builds_the_lambda_target() -> None:

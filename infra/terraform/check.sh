@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Offline checks of the Terraform in this folder (what `make tf-check` runs):
-#   terraform fmt -check, terraform validate, terraform test (module tests and the examples),
-#   checkov. Each step needing a missing tool is skipped with a message naming it; any step
-#   that runs and fails makes the script fail.
+# Checks of every Terraform root module under infra/terraform (google/, aws/): what
+# `make tf-check` runs. Per module: terraform fmt -check, validate, test (the module's tests
+# and each example's tfvars), checkov.
 #
-# validate and test use the schema-only stand-in for hashicorp/google from
-# ../shared/tools/terraform-offline (relative to the project root), because the Terraform
-# registry is not reachable from CI. TF_OFFLINE_DIR sets where it is cached (default: its own
-# default under $TMPDIR).
+# Providers for validate and test: where the Terraform registry answers, `terraform init
+# -backend=false` fetches the real ones; where it does not (CI here), the schema-only stand-ins
+# of ../shared/tools/terraform-offline (beside the project) answer for hashicorp/google and
+# hashicorp/aws. With neither, those steps are skipped. A step skipped for a missing tool makes
+# the run "incomplete", never "passed"; a step that runs and fails makes it fail.
+#
+#   bash infra/terraform/check.sh [MODULE...]     # default: every module
+#   TF_OFFLINE_DIR=...   where the stand-ins are cached (default: under $TMPDIR)
+#   TF_PROVIDERS=registry|offline   force one source of providers
 set -euo pipefail
 
-tf_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(git -C "$tf_dir" rev-parse --show-toplevel 2>/dev/null || (cd "$tf_dir/../.." && pwd))
+tf_root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(git -C "$tf_root" rev-parse --show-toplevel 2>/dev/null || (cd "$tf_root/../.." && pwd))
 offline_setup="$root/../shared/tools/terraform-offline/setup.sh"
+modules=("$@")
+if [ ${#modules[@]} -eq 0 ]; then
+  for dir in "$tf_root"/*/; do [ -f "$dir/versions.tf" ] && modules+=("$(basename "$dir")"); done
+fi
 
 failed=()
 skipped=()
@@ -33,42 +41,64 @@ run() {
   fi
 }
 
-cd "$tf_dir"
-
+providers=""
 if command -v terraform >/dev/null 2>&1; then
-  step "terraform fmt -check -recursive"
-  run "terraform fmt" terraform fmt -check -recursive -diff
-
-  if [ ! -f "$offline_setup" ]; then
-    skip "terraform validate and terraform test: the offline google provider tool is missing ($offline_setup)."
-  elif ! cli_config=$(bash "$offline_setup" ${TF_OFFLINE_DIR:+"$TF_OFFLINE_DIR"}); then
-    skip "terraform validate and terraform test: $offline_setup failed (it needs python3, pip and npm)."
-  else
-    eval "$cli_config"
-    export TF_IN_AUTOMATION=1
-
-    step "terraform validate"
-    run "terraform validate" terraform validate -no-color
-
-    step "terraform test (tests/)"
-    run "terraform test" terraform test -no-color
-
-    for vars in examples/*.tfvars; do
-      step "terraform test -var-file=$vars (examples/tests/)"
-      run "example $vars" terraform test -no-color -test-directory=examples/tests -var-file="$vars"
-    done
+  export TF_IN_AUTOMATION=1
+  wanted=${TF_PROVIDERS:-}
+  if [ -z "$wanted" ] || [ "$wanted" = registry ]; then
+    if command -v curl >/dev/null 2>&1 &&
+      curl -fsS --max-time 5 https://registry.terraform.io/.well-known/terraform.json >/dev/null 2>&1; then
+      providers=registry
+    fi
   fi
-else
-  skip "terraform fmt, validate and test: terraform is not on PATH."
+  if [ -z "$providers" ] && [ "$wanted" != registry ] && [ -f "$offline_setup" ]; then
+    if cli_config=$(bash "$offline_setup" ${TF_OFFLINE_DIR:+"$TF_OFFLINE_DIR"}); then
+      eval "$cli_config"
+      providers=offline
+    else
+      echo "$offline_setup failed (it needs python3, pip and npm)"
+    fi
+  fi
+  echo "providers: ${providers:-none (registry unreachable, no offline stand-in at $offline_setup)}"
 fi
 
-step "checkov --framework terraform"
-if command -v checkov >/dev/null 2>&1; then
-  # --skip-download: no calls to the Prisma Cloud API (CI has no network for it).
-  run "checkov" checkov --directory . --framework terraform --quiet --compact --skip-download
-else
-  skip "checkov is not on PATH (pip install checkov)."
-fi
+for module in "${modules[@]}"; do
+  dir="$tf_root/$module"
+  cd "$dir"
+  if command -v terraform >/dev/null 2>&1; then
+    step "$module: terraform fmt -check -recursive"
+    run "$module: terraform fmt" terraform fmt -check -recursive -diff
+
+    if [ -z "$providers" ]; then
+      skip "$module: terraform validate and test: no providers (the registry is unreachable and $offline_setup is missing)."
+    else
+      if [ "$providers" = registry ]; then
+        step "$module: terraform init -backend=false"
+        run "$module: terraform init" terraform init -backend=false -input=false -no-color
+      fi
+      step "$module: terraform validate ($providers providers)"
+      run "$module: terraform validate" terraform validate -no-color
+
+      step "$module: terraform test (tests/)"
+      run "$module: terraform test" terraform test -no-color
+
+      for vars in examples/*.tfvars; do
+        step "$module: terraform test -var-file=$vars (examples/tests/)"
+        run "$module: example $vars" terraform test -no-color -test-directory=examples/tests -var-file="$vars"
+      done
+    fi
+  else
+    skip "$module: terraform fmt, validate and test: terraform is not on PATH."
+  fi
+
+  step "$module: checkov --framework terraform"
+  if command -v checkov >/dev/null 2>&1; then
+    # --skip-download: no calls to the Prisma Cloud API (CI has no network for it).
+    run "$module: checkov" checkov --directory . --framework terraform --quiet --compact --skip-download
+  else
+    skip "$module: checkov is not on PATH (make tools, or pip install checkov)."
+  fi
+done
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
@@ -81,4 +111,4 @@ if [ ${#skipped[@]} -gt 0 ]; then
   printf '  - %s\n' "${skipped[@]}"
   exit 0
 fi
-echo "tf-check passed: every step ran."
+echo "tf-check passed: every step ran (modules: ${modules[*]}; $providers providers)."

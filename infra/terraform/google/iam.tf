@@ -144,9 +144,10 @@ locals {
   # service, as before the events service existed, "events <member>" for the events service.
   # (A changed key destroys and re-creates the same binding in one apply, in either order:
   # the grant could be gone afterwards.)
+  deployers = concat(var.deployer_members, var.create_build_service_account ? [local.build_member] : [])
   deployer_grants = merge(
-    { for m in var.deployer_members : m => { service = "http", member = m } },
-    { for m in var.deployer_members : "events ${m}" => { service = "events", member = m } },
+    { for m in local.deployers : m => { service = "http", member = m } },
+    { for m in local.deployers : "events ${m}" => { service = "events", member = m } },
   )
 }
 
@@ -169,11 +170,66 @@ resource "google_service_account_iam_member" "deployers_act_as_runtime" {
 }
 
 resource "google_artifact_registry_repository_iam_member" "deployers_push_images" {
-  for_each = toset(var.deployer_members)
+  for_each = toset(local.deployers)
 
   project    = var.project_id
   location   = var.region
   repository = google_artifact_registry_repository.images.name
   role       = "roles/artifactregistry.writer"
   member     = each.value
+}
+
+# --- The build pipelines' own account -------------------------------------------------------
+# cloudbuild.yaml and cloudbuild-lambda.yaml run as this account (never the default Cloud
+# Build or Compute account). It is one of the deployers above (run.developer on both
+# services, actAs on their runtime accounts, artifactregistry.writer), plus what the smoke
+# and canary checks and the build logs need. Each role names the steps that use it;
+# tests/test_cloudbuild.py holds this map and the pipelines' steps in step.
+
+locals {
+  build_member = "serviceAccount:${var.build_service_account_id}@${var.project_id}.iam.gserviceaccount.com"
+  build_roles = {
+    "roles/artifactregistry.writer"      = "pull-cache push: pull the cache image and push the built one (both pipelines)"
+    "roles/run.developer"                = "record-traffic deploy-candidate smoke-candidate canary canary-check promote deploy-events: describe the services, deploy revisions, move traffic"
+    "roles/iam.serviceAccountUser"       = "deploy-candidate deploy-events: deploy revisions that run as the runtime accounts"
+    "roles/run.invoker"                  = "smoke-candidate canary-check: call the HTTP service with the build's identity token"
+    "roles/secretmanager.secretAccessor" = "smoke-candidate canary-check: the API key the smoke and canary checks send (availableSecrets)"
+    "roles/logging.logWriter"            = "every step: the build's logs (options.logging CLOUD_LOGGING_ONLY)"
+  }
+}
+
+resource "google_service_account" "build" {
+  count = var.create_build_service_account ? 1 : 0
+
+  project      = var.project_id
+  account_id   = var.build_service_account_id
+  display_name = "${var.service_name} build and release (Cloud Build)"
+  description  = "Runs cloudbuild.yaml and cloudbuild-lambda.yaml: ${join("; ", [for role, use in local.build_roles : "${role} for ${use}"])}"
+}
+
+resource "google_cloud_run_v2_service_iam_member" "build_invokes_http" {
+  count = var.create_build_service_account ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloud_run_v2_service.function["http"].name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.build[0].email}"
+}
+
+resource "google_secret_manager_secret_iam_member" "build_reads_api_key" {
+  count = var.create_build_service_account && local.has_api_key ? 1 : 0
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.api_key[0].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.build[0].email}"
+}
+
+resource "google_project_iam_member" "build_writes_logs" {
+  count = var.create_build_service_account ? 1 : 0
+
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.build[0].email}"
 }

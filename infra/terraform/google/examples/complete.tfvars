@@ -28,7 +28,9 @@ invoker_members = [
   "group:clinical-nlp-callers@example.org",
   "serviceAccount:ner-pipeline@my-clinical-nlp-project.iam.gserviceaccount.com",
 ]
-deployer_members = ["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"]
+# The pipelines run as the build account this module creates (create_build_service_account);
+# list other deployers (people, other pipelines) here.
+deployer_members = ["group:clinical-nlp-release@example.org"]
 
 # Function settings.
 log_level      = "INFO"

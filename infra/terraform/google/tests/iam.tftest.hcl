@@ -128,6 +128,10 @@ run "push_identity_and_service_agents" {
 run "deployers_scoped_to_these_services" {
   command = apply
 
+  variables {
+    create_build_service_account = false
+  }
+
   assert {
     condition = {
       for k, g in google_cloud_run_v2_service_iam_member.deployers : k => "${g.role} on ${g.name}"
@@ -144,5 +148,40 @@ run "deployers_scoped_to_these_services" {
   assert {
     condition     = google_artifact_registry_repository_iam_member.deployers_push_images["serviceAccount:123456789012@cloudbuild.gserviceaccount.com"].role == "roles/artifactregistry.writer"
     error_message = "Deployers may push images to this repository."
+  }
+}
+
+run "the_build_account_holds_exactly_the_roles_its_steps_use" {
+  command = apply
+
+  assert {
+    condition     = google_service_account.build[0].account_id == "assertion-build"
+    error_message = "The pipelines run as assertion-build (cloudbuild.yaml's _BUILD_SERVICE_ACCOUNT)."
+  }
+  assert {
+    condition = toset(concat(
+      [for k, g in google_cloud_run_v2_service_iam_member.deployers : g.role if g.member == "serviceAccount:assertion-build@acme-clinical-nlp.iam.gserviceaccount.com"],
+      [for k, g in google_service_account_iam_member.deployers_act_as_runtime : g.role if g.member == "serviceAccount:assertion-build@acme-clinical-nlp.iam.gserviceaccount.com"],
+      [for k, g in google_artifact_registry_repository_iam_member.deployers_push_images : g.role if g.member == "serviceAccount:assertion-build@acme-clinical-nlp.iam.gserviceaccount.com"],
+      [google_cloud_run_v2_service_iam_member.build_invokes_http[0].role, google_secret_manager_secret_iam_member.build_reads_api_key[0].role, google_project_iam_member.build_writes_logs[0].role],
+    )) == toset(keys(local.build_roles))
+    error_message = "The build account holds exactly the roles local.build_roles justifies by the pipelines' steps."
+  }
+  assert {
+    condition     = length([for k, g in google_cloud_run_v2_service_iam_member.deployers : k if g.member == "serviceAccount:assertion-build@acme-clinical-nlp.iam.gserviceaccount.com"]) == 2 && google_cloud_run_v2_service_iam_member.build_invokes_http[0].name == google_cloud_run_v2_service.function["http"].name
+    error_message = "It deploys both services and invokes the HTTP one only (the smoke and canary checks)."
+  }
+}
+
+run "no_build_account_when_brought_along" {
+  command = plan
+
+  variables {
+    create_build_service_account = false
+  }
+
+  assert {
+    condition     = length(google_service_account.build) == 0 && length(google_project_iam_member.build_writes_logs) == 0 && length(google_cloud_run_v2_service_iam_member.build_invokes_http) == 0
+    error_message = "create_build_service_account = false creates no account and no grant for it."
   }
 }

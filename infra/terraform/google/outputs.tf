@@ -67,3 +67,8 @@ output "alert_policies" {
   description = "Alert policy resource names by signal."
   value       = { for k, p in google_monitoring_alert_policy.signal : k => p.name }
 }
+
+output "build_service_account_email" {
+  description = "Service account the Cloud Build pipelines run as (their _BUILD_SERVICE_ACCOUNT); empty when create_build_service_account = false."
+  value       = var.create_build_service_account ? google_service_account.build[0].email : ""
+}

@@ -193,6 +193,23 @@ variable "deployer_members" {
   }
 }
 
+variable "create_build_service_account" {
+  description = "Create the service account cloudbuild.yaml and cloudbuild-lambda.yaml run as (build_service_account_id), with exactly the roles their steps use (iam.tf: local.build_roles names the steps). false: bring your own and grant it yourself."
+  type        = bool
+  default     = true
+}
+
+variable "build_service_account_id" {
+  description = "Account ID of the build service account: the pipelines' _BUILD_SERVICE_ACCOUNT is <id>@<project>.iam.gserviceaccount.com."
+  type        = string
+  default     = "assertion-build"
+
+  validation {
+    condition     = can(regex("^[a-z]([-a-z0-9]{4,28}[a-z0-9])$", var.build_service_account_id))
+    error_message = "build_service_account_id must be 6-30 characters of lowercase letters, digits and hyphens, start with a letter and not end with a hyphen."
+  }
+}
+
 variable "deletion_protection" {
   description = "Refuse to delete the Cloud Run services on destroy or replacement. Set false (and apply) before destroying."
   type        = bool
