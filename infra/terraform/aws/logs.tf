@@ -68,10 +68,10 @@ locals {
     }
     # REPORT RequestId: ID  Duration: D ms  Billed Duration: B ms  Memory Size: M MB
     # Max Memory Used: U MB  Init Duration: I ms  [XRAY TraceId: ...]: only cold starts have
-    # the Init Duration fields.
+    # the Init Duration fields; the trailing ellipsis takes X-Ray's fields when tracing is on.
     init_duration = {
       name       = "InitDuration"
-      pattern    = "[report = \"REPORT\", request_id_label, request_id, duration_label, duration, duration_unit, billed_label, billed_label2, billed, billed_unit, memory_label, memory_label2, memory, memory_unit, max_label, max_label2, max_label3, max_memory, max_unit, init_label = \"Init\", init_label2 = \"Duration:\", init_duration, init_unit = \"ms\", ...]"
+      pattern    = "[report=\"REPORT\", request_id_label=\"RequestId:\", request_id, duration_label=\"Duration:\", duration, duration_unit=\"ms\", billed_label=\"Billed\", billed_label2, billed, billed_unit, memory_label=\"Memory\", memory_label2, memory, memory_unit, max_label=\"Max\", max_label2, max_label3, max_memory, max_unit, init_label=\"Init\", init_label2=\"Duration:\", init_duration, init_unit=\"ms\", ...]"
       value      = "$init_duration"
       unit       = "Milliseconds"
       dimensions = {}
