@@ -66,7 +66,7 @@ variable "memory_mb" {
 
   validation {
     condition     = var.memory_mb >= 1024 && var.memory_mb <= 10240 && floor(var.memory_mb) == var.memory_mb
-    error_message = "memory_mb must be a whole number from 1024 to 10240: below 1 GB the model (about 0.4 GB resident) gets a fraction of a vCPU and cold starts exceed 10 s."
+    error_message = "memory_mb must be a whole number from 1024 to 10240: below 1 GB the function gets under 0.6 vCPU, and the model's load and start-up check (2-3 s on 2 cores) stretch towards Lambda's 10 s init window."
   }
 }
 
