@@ -21,6 +21,7 @@ from tests.support.servers import ROOT
 
 SCRIPT = ROOT / "infra" / "release" / "lambda.sh"
 IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/clinical-assertion:abc1234"
+PREVIOUS_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/clinical-assertion:0ld0001"
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:clinical-assertion-api-keys-AbCdEf"
 
 
@@ -29,6 +30,8 @@ class Release:
         self.log = tmp_path / "aws-calls.jsonl"
         self.alarms = tmp_path / "alarms"
         self.alarms.write_text("")
+        self.version_metrics = tmp_path / "version-metrics"
+        self.version_metrics.write_text("None None")
         bin_dir = tmp_path / "bin"
         fake_aws.install(bin_dir)
         self.env = {
@@ -41,6 +44,8 @@ class Release:
             "POLL_SECONDS": "1",
             "FAKE_AWS_LOG": str(self.log),
             "FAKE_AWS_ALARMS": str(self.alarms),
+            "FAKE_AWS_VERSION_METRICS": str(self.version_metrics),
+            "FAKE_AWS_PREVIOUS_IMAGE": PREVIOUS_IMAGE,
             "FAKE_AWS_LAMBDA_URL": lambda_url,
             "FAKE_AWS_SECRET": secret,
         }
@@ -75,27 +80,38 @@ def option(call: list[str], name: str) -> str:
     return call[call.index(name) + 1]
 
 
+def in_order(operations: list[str], expected: list[str]) -> bool:
+    """`expected` appears in `operations` in this order (other calls may come between)."""
+    remaining = iter(operations)
+    return all(any(op == wanted for op in remaining) for wanted in expected)
+
+
 def test_a_release_publishes_smokes_shifts_watches_and_promotes_in_order(release: Release) -> None:
     for args in (("publish", IMAGE), ("smoke",), ("canary", "10"), ("watch", "2"), ("promote",)):
         result = release.step(*args)
         assert result.returncode == 0, f"{args}: {result.stderr}"
     operations = release.operations()
-    first_watch = operations.index("cloudwatch describe-alarms")
-    assert (
-        operations[:first_watch]
-        == [
-            "lambda get-alias",
-            "lambda update-function-code",
-            "lambda wait function-updated-v2",
-            "lambda publish-version",
-            "lambda wait published-version-active",
+    assert operations[:5] == [
+        "lambda get-alias",  # the version live points at, recorded to roll back to
+        "lambda update-function-code",
+        "lambda wait function-updated-v2",
+        "lambda publish-version",
+        "lambda wait published-version-active",
+    ]
+    assert in_order(
+        operations,
+        [
             "secretsmanager get-secret-value",
             "lambda invoke",
-            "lambda invoke",
-            "cloudwatch describe-alarms",  # alarms already firing, recorded before the shift
-        ][:first_watch]
-    )
-    assert operations[-2:] == ["cloudwatch describe-alarms", "lambda update-alias"]
+            "lambda invoke",  # smoke
+            "cloudwatch describe-alarms",
+            "lambda update-alias",  # alarms already firing, then the shift
+            "cloudwatch describe-alarms",
+            "cloudwatch get-metric-statistics",  # the watch
+            "lambda update-alias",  # promote
+        ],
+    ), operations
+    assert operations[-1] == "lambda update-alias"
     calls = release.calls()
     update = next(c for c in calls if c[1] == "update-function-code")
     assert (
@@ -110,9 +126,12 @@ def test_a_release_publishes_smokes_shifts_watches_and_promotes_in_order(release
     assert option(canary, "--routing-config") == "AdditionalVersionWeights={8=0.1}"
     assert option(promote, "--function-version") == "8"
     assert option(promote, "--routing-config") == "AdditionalVersionWeights={}"
-    assert (
-        "--alarm-name-prefix" in calls[-2]
-        and option(calls[-2], "--alarm-name-prefix") == "clinical-assertion-"
+    watched = [c for c in calls if c[1] == "describe-alarms"]
+    assert all(option(c, "--alarm-name-prefix") == "clinical-assertion-" for c in watched)
+    metrics = [c for c in calls if c[1] == "get-metric-statistics"]
+    assert {option(c, "--metric-name") for c in metrics} == {"Errors", "Invocations"}
+    assert all("Name=ExecutedVersion,Value=8" in c for c in metrics), (
+        "the new version's own errors are watched"
     )
 
 
@@ -151,10 +170,52 @@ def test_a_new_alarm_during_the_canary_rolls_back_and_fails(release: Release) ->
             watcher.kill()
     assert watcher.returncode != 0
     assert "clinical-assertion-errors" in stderr and "rolled back" in stderr
-    shifts = [c for c in release.calls() if c[1] == "update-alias"]
-    assert option(shifts[0], "--routing-config") == "AdditionalVersionWeights={8=0.25}"
+    assert_rolled_back(release, weight="0.25")
+
+
+def assert_rolled_back(release: Release, weight: str) -> None:
+    """live back on version 7 with no weights, then $LATEST back on version 7's image."""
+    calls = release.calls()
+    shifts = [c for c in calls if c[1] == "update-alias"]
+    assert option(shifts[0], "--routing-config") == f"AdditionalVersionWeights={{8={weight}}}"
     assert option(shifts[-1], "--function-version") == "7"
     assert option(shifts[-1], "--routing-config") == "AdditionalVersionWeights={}"
+    after = calls[calls.index(shifts[-1]) :]
+    assert [c[1] for c in after[1:3]] == ["get-function", "update-function-code"]
+    assert option(after[1], "--qualifier") == "7" and option(after[2], "--image-uri") == PREVIOUS_IMAGE
+
+
+@pytest.mark.parametrize(
+    ("fault", "phrase"),
+    [
+        # The alias-wide alarm would not fire at a 10 % share; the version's own errors do.
+        ("version-errors", "failed 3 of 20 invocations"),
+        # Alarms that cannot be read are never taken for "no alarm".
+        ("alarms-unreadable", "cannot be read"),
+    ],
+)
+def test_a_canary_that_cannot_be_trusted_is_rolled_back(release: Release, fault: str, phrase: str) -> None:
+    for args in (("publish", IMAGE), ("canary", "10")):
+        assert release.step(*args).returncode == 0
+    if fault == "version-errors":
+        release.version_metrics.write_text("3 20")
+    else:
+        release.alarms.write_text("DENIED")
+    result = release.step("watch", "60")
+    assert result.returncode != 0 and phrase in result.stderr
+    assert_rolled_back(release, weight="0.1")
+
+
+def test_the_smoke_test_finds_the_key_secret_in_the_version_configuration(release: Release) -> None:
+    del release.env["API_KEY_SECRET_ARN"]
+    release.env["FAKE_AWS_CONFIGURED_SECRET"] = SECRET_ARN
+    assert release.step("publish", IMAGE).returncode == 0
+    result = release.step("smoke")
+    assert result.returncode == 0, result.stderr
+    config = next(c for c in release.calls() if c[1] == "get-function-configuration")
+    assert option(config, "--qualifier") == "8"
+    secret = next(c for c in release.calls() if c[1] == "get-secret-value")
+    assert option(secret, "--secret-id") == SECRET_ARN
 
 
 @pytest.mark.parametrize("percent", ["0", "100", "ten"])
@@ -190,4 +251,5 @@ def test_the_pipeline_holds_no_aws_key_and_assumes_the_role_by_web_identity() ->
         if "lambda.sh" in joined or "ecr get-login-password" in joined:
             env = dict(e.split("=", 1) for e in step.get("env", []))
             assert env.get("AWS_ROLE_ARN") == "${_AWS_ROLE_ARN}", step["id"]
+            assert env.get("AWS_DEFAULT_REGION") == "${_AWS_REGION}", step["id"]  # CLI v1 reads no AWS_REGION
             assert env.get("AWS_WEB_IDENTITY_TOKEN_FILE", "").startswith("/workspace/"), step["id"]

@@ -8,13 +8,16 @@
 #   lambda.sh publish IMAGE_URI     update the code, wait, publish a version; record the previous one
 #   lambda.sh smoke                 invoke the new version with Function URL events: GET /health, POST /predict
 #   lambda.sh canary PERCENT        send PERCENT % of the alias live to the new version
-#   lambda.sh watch SECONDS         watch the deployment's alarms; a new one rolls back and fails
+#   lambda.sh watch SECONDS         watch the deployment's alarms and the new version's own error
+#                                   rate; a new alarm, too many errors, or alarms that cannot be
+#                                   read roll back and fail
 #   lambda.sh promote               all of live to the new version
 #   lambda.sh rollback              all of live back to the previous version
 #
-# Environment: FUNCTION (the function's name), AWS_REGION, STATE_DIR (default
-# /workspace/lambda-release), API_KEY_SECRET_ARN (optional: the smoke test's /predict sends the
-# secret's first key), POLL_SECONDS (default 30). Needs aws and python3.
+# Environment: FUNCTION (the function's name), AWS_DEFAULT_REGION, STATE_DIR (default
+# /workspace/lambda-release), API_KEY_SECRET_ARN (the smoke test's /predict sends the secret's
+# first key; default: the secret the new version's own API_KEY_SECRET names), POLL_SECONDS
+# (default 30), CANARY_MAX_ERROR_RATE (default 0.05). Needs aws (v1 or v2) and python3.
 set -euo pipefail
 
 : "${FUNCTION:?FUNCTION must name the Lambda function}"
@@ -26,13 +29,23 @@ mkdir -p "$STATE_DIR"
 say() { printf 'lambda-release: %s\n' "$*" >&2; }
 state() { cat "$STATE_DIR/$1"; }
 
+# The waiter gives up after 5 minutes; a large image may take longer to optimize.
+wait_updated() {
+  local attempt
+  for attempt in 1 2 3; do
+    aws lambda wait function-updated-v2 --function-name "$FUNCTION" && return 0
+    say "still updating after wait $attempt"
+  done
+  return 1
+}
+
 publish() {
   local image=$1 previous version
   previous=$(aws lambda get-alias --function-name "$FUNCTION" --name "$ALIAS" --query FunctionVersion --output text)
   echo "$previous" > "$STATE_DIR/previous"
   say "live points at version $previous"
   aws lambda update-function-code --function-name "$FUNCTION" --image-uri "$image" --query LastUpdateStatus --output text >/dev/null
-  aws lambda wait function-updated-v2 --function-name "$FUNCTION"
+  wait_updated
   version=$(aws lambda publish-version --function-name "$FUNCTION" --description "image $image" --query Version --output text)
   aws lambda wait published-version-active --function-name "$FUNCTION" --qualifier "$version"
   echo "$version" > "$STATE_DIR/version"
@@ -45,9 +58,10 @@ publish() {
 invoke_url_event() {
   local method=$1 path=$2 body=$3 key=${4:-} dir
   dir=$(umask 077 && mktemp -d)
-  python3 - "$method" "$path" "$body" "$key" > "$dir/event.json" <<'PY'
-import json, sys, time, uuid
-method, path, body, key = sys.argv[1:5]
+  SMOKE_KEY=$key python3 - "$method" "$path" "$body" > "$dir/event.json" <<'PY'
+import json, os, sys, time, uuid
+method, path, body = sys.argv[1:4]
+key = os.environ.get("SMOKE_KEY", "")
 headers = {"content-type": "application/json", "user-agent": "lambda-release-smoke"}
 if key:
     headers["x-api-key"] = key
@@ -66,7 +80,7 @@ print(json.dumps({
 PY
   local function_error
   function_error=$(aws lambda invoke --function-name "$FUNCTION" --qualifier "$(state version)" \
-    --cli-binary-format raw-in-base64-out --payload "fileb://$dir/event.json" \
+    --payload "fileb://$dir/event.json" \
     --query FunctionError --output text "$dir/answer.json")
   rm -f "$dir/event.json"
   if [ -n "$function_error" ] && [ "$function_error" != None ]; then
@@ -94,9 +108,14 @@ PY
 }
 
 smoke() {
-  local key=""
-  if [ -n "${API_KEY_SECRET_ARN:-}" ]; then
-    key=$(aws secretsmanager get-secret-value --secret-id "$API_KEY_SECRET_ARN" --query SecretString --output text \
+  local key="" secret=${API_KEY_SECRET_ARN:-}
+  if [ -z "$secret" ]; then
+    secret=$(aws lambda get-function-configuration --function-name "$FUNCTION" --qualifier "$(state version)" \
+      --query Environment.Variables.API_KEY_SECRET --output text)
+    [ "$secret" != None ] || secret=""
+  fi
+  if [ -n "$secret" ]; then
+    key=$(aws secretsmanager get-secret-value --secret-id "$secret" --query SecretString --output text \
       | tr ',' '\n' | sed 's/^[[:space:]]*//;s/[[:space:]]*$//' | grep -m1 . || true)
     [ -n "$key" ] || { say "the API key secret holds no key"; return 1; }
   fi
@@ -104,41 +123,89 @@ smoke() {
   invoke_url_event POST /predict '{"sentence": "Patient denies [entity] chest pain [entity]."}' "$key"
 }
 
+# The deployment's alarms in state ALARM, one per line, sorted; fails when they cannot be read
+# (an expired token, a denied call): never mistaken for "no alarm".
 firing() {
-  aws cloudwatch describe-alarms --alarm-name-prefix "$FUNCTION-" --state-value ALARM \
-    --query 'MetricAlarms[].AlarmName' --output text | tr '\t' '\n' | grep -v '^None$' | grep . | sort || true
+  local names
+  names=$(aws cloudwatch describe-alarms --alarm-name-prefix "$FUNCTION-" --state-value ALARM \
+    --query 'MetricAlarms[].AlarmName' --output text) || return 1
+  printf '%s\n' "$names" | tr '\t' '\n' | grep -v -e '^None$' -e '^$' | sort || true
+}
+
+# Errors and invocations of the new version alone (metrics by ExecutedVersion) since the
+# canary began: "ERRORS INVOCATIONS". An alarm on the whole alias would miss a version that
+# fails only its share of the traffic.
+version_errors() {
+  local metric total=""
+  for metric in Errors Invocations; do
+    total+="$(aws cloudwatch get-metric-statistics --namespace AWS/Lambda --metric-name "$metric" \
+      --dimensions "Name=FunctionName,Value=$FUNCTION" "Name=Resource,Value=$FUNCTION:$ALIAS" \
+      "Name=ExecutedVersion,Value=$(state version)" --start-time "$(state canary-start)" \
+      --end-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --period 60 --statistics Sum \
+      --query 'sum(Datapoints[].Sum)' --output text) " || return 1
+  done
+  echo "$total"
 }
 
 canary() {
   local percent=$1 weight
   weight=$(python3 -c "import sys; p = float(sys.argv[1]); assert 0 < p < 100, p; print(round(p / 100, 4))" "$percent")
   firing > "$STATE_DIR/firing-before"
+  date -u +%Y-%m-%dT%H:%M:%SZ > "$STATE_DIR/canary-start"
   aws lambda update-alias --function-name "$FUNCTION" --name "$ALIAS" --function-version "$(state previous)" \
     --routing-config "AdditionalVersionWeights={$(state version)=$weight}" --query RoutingConfig --output text >/dev/null
   say "live: version $(state previous), $percent % to version $(state version)"
 }
 
+# live back to the previous version, and $LATEST back to its image, so that a version
+# published later (by Terraform or by hand) does not carry the rejected image.
 rollback() {
+  local image
   aws lambda update-alias --function-name "$FUNCTION" --name "$ALIAS" --function-version "$(state previous)" \
     --routing-config 'AdditionalVersionWeights={}' --query FunctionVersion --output text >/dev/null
   say "rolled back: live is version $(state previous) again"
+  image=$(aws lambda get-function --function-name "$FUNCTION" --qualifier "$(state previous)" --query Code.ImageUri --output text)
+  aws lambda update-function-code --function-name "$FUNCTION" --image-uri "$image" --query LastUpdateStatus --output text >/dev/null
+  wait_updated
+  say "\$LATEST runs $image again"
 }
 
 watch() {
-  local seconds=$1 deadline new
+  local seconds=$1 deadline now new counts
   deadline=$((SECONDS + seconds))
   touch "$STATE_DIR/firing-before"
   while :; do
-    new=$(firing | comm -13 "$STATE_DIR/firing-before" - | tr '\n' ' ')
+    if ! now=$(firing); then
+      say "the alarms cannot be read: rolling back rather than promoting blind"
+      rollback
+      return 1
+    fi
+    new=$(comm -13 "$STATE_DIR/firing-before" <(printf '%s\n' "$now" | grep .) | tr '\n' ' ')
     if [ -n "${new// /}" ]; then
       say "alarm(s) fired during the canary: $new"
+      rollback
+      return 1
+    fi
+    if ! counts=$(version_errors); then
+      say "the new version's metrics cannot be read: rolling back"
+      rollback
+      return 1
+    fi
+    if ! python3 - "$counts" "${CANARY_MAX_ERROR_RATE:-0.05}" <<'PY'; then
+import sys
+values = [0.0 if v in ("None", "") else float(v) for v in sys.argv[1].split()]
+errors, invocations = values
+limit = float(sys.argv[2])
+if invocations and errors / invocations > limit:
+    sys.exit(f"lambda-release: the new version failed {errors:.0f} of {invocations:.0f} invocations")
+PY
       rollback
       return 1
     fi
     [ $SECONDS -lt $deadline ] || break
     sleep "$POLL_SECONDS"
   done
-  say "no new alarm in $seconds s"
+  say "no new alarm and no excess of errors in $seconds s"
 }
 
 promote() {

@@ -47,7 +47,14 @@ def main(args: list[str]) -> int:
         print(os.environ.get("FAKE_AWS_NEW_VERSION", "8"))
     elif (service, operation) == ("lambda", "update-alias"):
         print(option(args, "--function-version"))
+    elif (service, operation) == ("lambda", "get-function-configuration"):
+        print(os.environ.get("FAKE_AWS_CONFIGURED_SECRET", "None"))
+    elif (service, operation) == ("lambda", "get-function"):
+        print(os.environ.get("FAKE_AWS_PREVIOUS_IMAGE", "previous-image"))
     elif (service, operation) == ("lambda", "invoke"):
+        if "--cli-binary-format" in args:  # AWS CLI v1 (the pipeline's) has no such option
+            print("Unknown options: --cli-binary-format", file=sys.stderr)
+            return 255
         import httpx
 
         payload = Path(option(args, "--payload").removeprefix("fileb://")).read_bytes()
@@ -59,7 +66,16 @@ def main(args: list[str]) -> int:
         print(os.environ["FAKE_AWS_SECRET"])
     elif (service, operation) == ("cloudwatch", "describe-alarms"):
         alarms = Path(os.environ["FAKE_AWS_ALARMS"]).read_text().split()
+        if alarms == ["DENIED"]:
+            print(
+                "An error occurred (AccessDenied) when calling the DescribeAlarms operation", file=sys.stderr
+            )
+            return 254
         print("\t".join(alarms) if alarms else "None")
+    elif (service, operation) == ("cloudwatch", "get-metric-statistics"):
+        # FAKE_AWS_VERSION_METRICS holds "ERRORS INVOCATIONS" of the new version (or "None None").
+        errors, invocations = Path(os.environ["FAKE_AWS_VERSION_METRICS"]).read_text().split()
+        print(errors if option(args, "--metric-name") == "Errors" else invocations)
     else:
         print(f"fake aws: no answer for {service} {operation}", file=sys.stderr)
         return 255
