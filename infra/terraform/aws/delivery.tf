@@ -2,8 +2,8 @@
 # Google ID token (audience local.deployer_audience) to STS AssumeRoleWithWebIdentity, so no
 # long-lived AWS key exists anywhere. The role may push images to this repository, update and
 # publish the function, invoke a published version and read the API keys' secret (the smoke
-# test), move the alias `live`, and read this deployment's alarms (the canary watch). Nothing
-# else.
+# test), move the alias `live`, and read this deployment's alarms and the new version's error
+# metrics (the canary watch). Nothing else.
 
 locals {
   deployer_enabled  = var.deployer_google_service_account_id != ""
@@ -37,6 +37,12 @@ locals {
       Resource = [local.function_arn, "${local.function_arn}:*"]
     },
     {
+      Sid      = "ReadTheNewVersionsErrors"
+      Effect   = "Allow"
+      Action   = ["cloudwatch:GetMetricStatistics"]
+      Resource = ["*"] # GetMetricStatistics has no resource-level permission
+    },
+    {
       Sid      = "WatchTheAlarms"
       Effect   = "Allow"
       Action   = ["cloudwatch:DescribeAlarms"]
@@ -47,6 +53,12 @@ locals {
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue"]
       Resource = [local.api_key_secret_arn]
+      }] : [], local.api_keys_enabled && local.kms_enabled ? [{
+      Sid       = "DecryptTheSecretThroughSecretsManager"
+      Effect    = "Allow"
+      Action    = ["kms:Decrypt"]
+      Resource  = [var.kms_key_arn]
+      Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${var.region}.amazonaws.com" } }
   }] : [])
 }
 

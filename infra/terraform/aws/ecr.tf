@@ -30,3 +30,22 @@ resource "aws_ecr_lifecycle_policy" "keep_last" {
     }]
   })
 }
+
+# Lambda pulls the image with its service principal: only for this account's functions named
+# after this deployment (Lambda would add such a statement itself when the creator may set
+# repository policies; declaring it keeps it in code).
+resource "aws_ecr_repository_policy" "lambda_pull" {
+  repository = aws_ecr_repository.function.name
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "LambdaPullsTheImage"
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      Condition = {
+        StringLike = { "aws:sourceArn" = "arn:${data.aws_partition.current.partition}:lambda:${var.region}:${data.aws_caller_identity.current.account_id}:function:${local.names.function}*" }
+      }
+    }]
+  })
+}

@@ -42,8 +42,8 @@ locals {
       Sid    = "ManageOwnNetworkInterfaces"
       Effect = "Allow"
       Action = [
-        "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-        "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+        "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
       ]
       Resource = ["*"]
     }] : [],

@@ -3,8 +3,10 @@
 #
 # Releases belong to cloudbuild-lambda.yaml: it updates the code, publishes a version and
 # moves `live` (weighted while the canary runs). Terraform therefore ignores the image and the
-# alias's routing; a configuration change here publishes a version with the running image and
-# points `live` at it.
+# alias's version and routing: it never moves `live` (the provider reads "the latest published
+# version", which may be one a canary rejected). A configuration change here publishes a
+# version with $LATEST's image (a rollback restores that image too); `live` takes it at the
+# next release, or with `infra/release/lambda.sh publish IMAGE` + `promote` (module README).
 
 resource "aws_lambda_function" "function" {
   #checkov:skip=CKV_AWS_116:A dead-letter queue on the function only catches asynchronous invocations; this function is invoked synchronously (Function URL) and by an SQS event source mapping, whose failures go to the requests queue's own dead-letter queue (sqs.tf).
@@ -68,7 +70,7 @@ resource "aws_lambda_alias" "live" {
   function_version = aws_lambda_function.function.version
 
   lifecycle {
-    ignore_changes = [routing_config]
+    ignore_changes = [function_version, routing_config]
   }
 }
 
@@ -90,7 +92,9 @@ resource "aws_lambda_function_url" "live" {
 }
 
 # AWS_IAM: the principals named may call the URL. Since October 2025 a Function URL call also
-# needs lambda:InvokeFunction, hence two statements per principal.
+# needs lambda:InvokeFunction, hence two statements per principal. (Limiting the second to
+# calls through the URL, `invoked_via_function_url`, needs hashicorp/aws 6.29; the checks here
+# run on 6.25's schema, so these principals may also invoke `live` directly.)
 resource "aws_lambda_permission" "url_invokers" {
   for_each = var.function_url_enabled && var.function_url_auth_type == "AWS_IAM" ? toset(var.function_url_invokers) : toset([])
 

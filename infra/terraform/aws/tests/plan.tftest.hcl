@@ -36,6 +36,10 @@ run "every_trigger_targets_the_alias_live" {
     condition     = aws_lambda_alias.live.function_version == aws_lambda_function.function.version && aws_lambda_function.function.publish
     error_message = "The alias starts on the version Terraform published."
   }
+  assert {
+    condition     = jsondecode(aws_ecr_repository_policy.lambda_pull.policy).Statement[0].Principal.Service == "lambda.amazonaws.com" && jsondecode(aws_ecr_repository_policy.lambda_pull.policy).Statement[0].Action == ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+    error_message = "Lambda may pull the image, nothing more."
+  }
 }
 
 run "function_from_the_image_with_its_settings" {
@@ -116,9 +120,9 @@ run "least_privilege" {
   assert {
     condition = alltrue([
       for s in concat(jsondecode(aws_iam_role_policy.execution.policy).Statement, jsondecode(aws_iam_role_policy.deployer[0].policy).Statement) :
-      s.Resource != ["*"] || contains(["ManageOwnNetworkInterfaces", "SendTraces", "LogInToEcr"], s.Sid)
+      s.Resource != ["*"] || contains(["ManageOwnNetworkInterfaces", "SendTraces", "LogInToEcr", "ReadTheNewVersionsErrors"], s.Sid)
     ])
-    error_message = "\"*\" resources only for APIs without resource-level permissions (EC2 ENIs, X-Ray, ECR login)."
+    error_message = "\"*\" resources only for APIs without resource-level permissions (EC2 ENIs, X-Ray, ECR login, metric statistics)."
   }
   assert {
     condition = (
@@ -145,6 +149,10 @@ run "least_privilege" {
       jsondecode(aws_iam_role.deployer[0].assume_role_policy).Statement[0].Condition.StringEquals["accounts.google.com:sub"] == "112233445566778899001"
     )
     error_message = "Only the named Google service account assumes the deployer role, with its ID token."
+  }
+  assert {
+    condition     = one([for s in jsondecode(aws_iam_role_policy.deployer[0].policy).Statement : s if s.Sid == "DecryptTheSecretThroughSecretsManager"]).Condition.StringEquals["kms:ViaService"] == "secretsmanager.eu-west-1.amazonaws.com"
+    error_message = "With a KMS key the deployer decrypts the key secret only through Secrets Manager."
   }
 }
 
