@@ -10,18 +10,22 @@ MODEL_REVISION ?= bc4f03ba2923e41f3f4f03bfd7ad15b0ef25b8d5
 BAKED_DIR ?= model
 DEMO_DIR ?= .demo-model
 TOOLS_VENV ?= .tools-venv
+# The bulk adapter's environment (Apache Beam needs protobuf < 7: it cannot share .venv).
+BEAM_VENV ?= .venv-beam
 export PYTHONPATH := $(CURDIR)
 # Checkers kept out of the runtime venv (their pins clash with ours): found when installed.
 export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
-.PHONY: help venv tools bake serve serve-pubsub serve-demo demo-model test image-test bench lint format lock tf-check clean
+.PHONY: help venv beam-venv bulk lock-beam tools bake serve serve-pubsub serve-demo demo-model test image-test bench lint format lock tf-check clean
 
 help:
 	@echo "make serve        serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
 	@echo "make serve-pubsub the Pub/Sub CloudEvent target on PORT (needs GOOGLE_CLOUD_PROJECT, RESULTS_TOPIC, ERRORS_TOPIC)"
 	@echo "make serve-demo   serve a small random-weight demo model (no hub access needed)"
 	@echo "make demo-model   build and bake that demo model into $(DEMO_DIR) (serve-demo does it first)"
-	@echo "make test         run the test suite (everything but the image tests)"
+	@echo "make test         run the test suite (everything but the image tests; installs $(BEAM_VENV) for the bulk tests)"
+	@echo "make bulk         INPUT='corpus/*.jsonl' OUTPUT=out: the bulk pipeline on Beam's DirectRunner (BEAM_ARGS for others)"
+	@echo "make beam-venv    create $(BEAM_VENV), the bulk adapter's environment (requirements-beam.txt)"
 	@echo "make image-test   build both images with podman and run them (BASE_IMAGE=... to skip building a base)"
 	@echo "make bench        measure cold start, latency, throughput and memory against the naive baseline (bench/results.md)"
 	@echo "make bake         bake MODEL_ID@MODEL_REVISION (or FROM_DIR=... [REVISION=...]) into BAKED_DIR"
@@ -29,6 +33,7 @@ help:
 	@echo "make format       ruff format and autofix"
 	@echo "make tf-check     terraform fmt/validate/test and checkov for infra/terraform/google and aws (\"incomplete\" if a step could not run)"
 	@echo "make lock         regenerate requirements.txt and requirements-serve.txt from their .in files"
+	@echo "make lock-beam    regenerate requirements-beam.txt from requirements-beam.in"
 	@echo "make tools        install checkov and hadolint (for tf-check, the Dockerfile and infra tests) into $(TOOLS_VENV)"
 	@echo "make venv         create .venv with the pinned requirements (every other target does it first)"
 	@echo "make clean        remove the demo model and caches"
@@ -74,7 +79,20 @@ serve-demo: demo-model
 	$(MAKE) serve MODEL_DIR=$(DEMO_DIR)/baked
 
 test: venv
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory beam-venv || echo "the Beam environment could not be installed: the bulk tests will skip"
+	BEAM_PYTHON=$(CURDIR)/$(BEAM_VENV)/bin/python $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+beam-venv: $(BEAM_VENV)/.installed
+
+$(BEAM_VENV)/.installed: requirements-beam.txt
+	test -x $(BEAM_VENV)/bin/python || $(PYTHON) -m venv $(BEAM_VENV)
+	$(BEAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BEAM_VENV)/bin/python -m pip install --quiet -r requirements-beam.txt
+	touch $@
+
+bulk: venv beam-venv
+	test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make bulk INPUT='corpus/*.jsonl' OUTPUT=out [MODEL_DIR=...] [BEAM_ARGS=...]"; exit 2; }
+	MODEL_DIR=$${MODEL_DIR:-$(BAKED_DIR)} $(BEAM_VENV)/bin/python -m function.bulk --input '$(INPUT)' --output '$(OUTPUT)' $(BEAM_ARGS)
 
 image-test: venv
 	$(BIN)/python -m pytest -q -m image tests/image $(PYTEST_ARGS)
@@ -100,6 +118,14 @@ tf-check:
 
 # Resolve requirements.in in a scratch venv and pin everything it installed; then pin the
 # serving subset at the same versions.
+lock-beam:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements-beam.in
+	{ echo "# Pinned environment of the bulk adapter, frozen from requirements-beam.in (make lock-beam)."; \
+	  echo "# Do not edit by hand."; \
+	  .lock-venv/bin/pip freeze | grep -v '^pip=='; } > requirements-beam.txt
+	rm -rf .lock-venv
+
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -r requirements.in
