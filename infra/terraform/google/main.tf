@@ -62,6 +62,7 @@ locals {
       "cloudtrace.googleapis.com",
     ],
     var.enable_vpc_connector ? ["vpcaccess.googleapis.com", "compute.googleapis.com"] : [],
+    var.enable_dataflow ? ["dataflow.googleapis.com", "storage.googleapis.com", "compute.googleapis.com"] : [],
   )
 }
 

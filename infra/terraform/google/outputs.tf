@@ -72,3 +72,13 @@ output "build_service_account_email" {
   description = "Service account the Cloud Build pipelines run as (their _BUILD_SERVICE_ACCOUNT); empty when create_build_service_account = false."
   value       = var.create_build_service_account ? google_service_account.build[0].email : ""
 }
+
+output "dataflow_worker_service_account" {
+  description = "Service account the bulk pipeline's Dataflow workers run as (--service_account_email); empty without enable_dataflow."
+  value       = var.enable_dataflow ? google_service_account.dataflow_worker[0].email : ""
+}
+
+output "dataflow_staging_bucket" {
+  description = "Bucket for --temp_location and --staging_location (gs://NAME/tmp, gs://NAME/staging); empty without enable_dataflow."
+  value       = var.enable_dataflow ? google_storage_bucket.dataflow_staging[0].name : ""
+}

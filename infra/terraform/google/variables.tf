@@ -830,3 +830,57 @@ variable "low_confidence_min_predictions" {
     error_message = "low_confidence_min_predictions must be a whole number, at least 1."
   }
 }
+
+# ---------------------------------------------------------------------------------------
+# Bulk: the Beam pipeline (python -m function.bulk) on Dataflow
+# ---------------------------------------------------------------------------------------
+
+variable "enable_dataflow" {
+  description = "Create what a Dataflow job of the bulk pipeline needs: a worker service account with only its roles, a staging bucket with a lifecycle rule, read access to dataflow_input_buckets and write access to dataflow_output_buckets."
+  type        = bool
+  default     = false
+}
+
+variable "dataflow_input_buckets" {
+  description = "Buckets (names, no gs://) the workers read corpora from (roles/storage.objectViewer on each)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for b in var.dataflow_input_buckets : can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", b))])
+    error_message = "dataflow_input_buckets must be bucket names (3-63 lowercase letters, digits, dots, hyphens, underscores), without gs://."
+  }
+}
+
+variable "dataflow_output_buckets" {
+  description = "Buckets (names, no gs://) the workers write results and dead letters to (roles/storage.objectUser on each)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for b in var.dataflow_output_buckets : can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", b))])
+    error_message = "dataflow_output_buckets must be bucket names (3-63 lowercase letters, digits, dots, hyphens, underscores), without gs://."
+  }
+}
+
+variable "dataflow_launchers" {
+  description = "IAM members that launch bulk jobs: roles/dataflow.developer on the project and actAs on the worker account only."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.dataflow_launchers : can(regex("^(user|serviceAccount|group|principal|principalSet):.+$", m))])
+    error_message = "Each launcher must look like user:, serviceAccount:, group:, principal: or principalSet:."
+  }
+}
+
+variable "dataflow_staging_days" {
+  description = "Days after which objects in the Dataflow staging bucket (staged packages, temporary files) are deleted."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.dataflow_staging_days >= 1 && var.dataflow_staging_days <= 365
+    error_message = "dataflow_staging_days must lie between 1 and 365."
+  }
+}
