@@ -2,6 +2,8 @@
 #
 #   docker build -t assertion .                       # HTTP (Cloud Run), bakes the pinned revision
 #   docker build --target lambda -t assertion-lambda .    # AWS Lambda container image
+#   docker build --target bulk -t assertion-bulk .        # the Beam pipeline (python -m function.bulk)
+#   docker build --target dataflow -t assertion-dataflow .  # the same, as a Dataflow custom container
 #
 # The same image serves the Pub/Sub target: run it with FUNCTION_TARGET=predict_pubsub,
 # FUNCTION_SIGNATURE_TYPE=cloudevent and FUNCTION_USE_ASGI=false.
@@ -105,6 +107,35 @@ RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
 USER 10001
 ENTRYPOINT ["python", "-m", "awslambdaric"]
 CMD ["function.lambda_handler.handler"]
+
+# --- Bulk: the Beam pipeline over the same baked model, in Beam's own environment -------------
+FROM base AS beam-deps
+ARG FIND_LINKS=
+ARG PIP_CERT=
+COPY requirements-beam.txt ./
+RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
+    && python3 -m venv /opt/beam \
+    && /opt/beam/bin/pip install ${FIND_LINKS:+--find-links "$FIND_LINKS"} -r requirements-beam.txt
+
+FROM base AS bulk
+COPY --from=beam-deps /opt/beam /opt/beam
+COPY --from=bake /build/model /app/model
+COPY function /app/function
+RUN /opt/beam/bin/python -m compileall -q /app/function \
+    && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin assertion
+ENV PATH=/opt/beam/bin:$PATH \
+    PYTHONPATH=/app \
+    MODEL_DIR=/app/model \
+    HF_HUB_OFFLINE=1
+WORKDIR /app
+USER 10001
+ENTRYPOINT ["python", "-m", "function.bulk"]
+
+# Dataflow's workers start a custom container through Beam's boot program, taken from the SDK
+# image of the same Beam version (a registry must be reachable to build this target).
+FROM bulk AS dataflow
+COPY --from=apache/beam_python3.11_sdk:2.77.0 /opt/apache/beam /opt/apache/beam
+ENTRYPOINT ["/opt/apache/beam/boot"]
 
 # --- Cloud Run: the default target, last so that a plain build produces it ------------------
 FROM serving AS runtime

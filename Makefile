@@ -98,7 +98,8 @@ image-test: venv
 	$(BIN)/python -m pytest -q -m image tests/image $(PYTEST_ARGS)
 
 bench: venv
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	@$(MAKE) --no-print-directory beam-venv || echo "the Beam environment could not be installed: the bulk measurement will be skipped"
+	BEAM_PYTHON=$(CURDIR)/$(BEAM_VENV)/bin/python $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The rules between the rooms are checked here, not only written down: ruff, mypy on the
 # run-time and build-time packages, and the import contracts of pyproject.toml

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.bulk import bulk_vs_http
 from bench.ceiling import encoder_flops, gemm_peaks
 from bench.measure import (
     can_drop_page_cache,
@@ -237,6 +238,7 @@ def write(results: dict) -> None:
         "",
         *check_lines(results),
         *pubsub_lines(results.get("pubsub") or []),
+        *bulk_lines(results.get("bulk")),
         "Cold start: process start to the first 200 from `/predict`, with the page cache warm, and "
         "after dropping it (`/proc/sys/vm/drop_caches`, as root; what the first start after a deploy "
         "sees: every library and weight file read from disk). Peak RSS: the "
@@ -296,12 +298,30 @@ def pubsub_lines(runs: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def bulk_lines(bulk: dict | None) -> list[str]:
+    if not bulk:
+        return ["Bulk path: not measured (no Beam environment, `make beam-venv`, or --skip-bulk).", ""]
+    prices = bulk["prices"]
+    return [
+        f"Bulk (`python -m function.bulk`, DirectRunner, 2 worker processes, onnx int8, {bulk['items']} "
+        f"NegEx sentences, wall time from launch to the last output written: "
+        f"{bulk['bulk_seconds']:.0f} s) against the HTTP service at concurrency 64 on the same sentences "
+        f"and cores, one after the other: **{bulk['bulk_items_per_s']:.1f} vs "
+        f"{bulk['http_c64_items_per_s']:.1f} items/s ({bulk['ratio']:.2f}x)**. Estimated Dataflow cost at "
+        f"this rate: ${bulk['dataflow_usd_per_million']:.2f} per million items on {prices['machine']} "
+        f"workers (list prices assumed: ${prices['vcpu_hour']}/vCPU-hour, ${prices['gb_hour']}/GB-hour, "
+        "batch, us-central1; storage and shuffle not counted).",
+        "",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--requests", type=int, default=100, help="sentences per latency and c=1 run")
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     parser.add_argument("--skip-pubsub", action="store_true", help="skip the Pub/Sub emulator measurement")
+    parser.add_argument("--skip-bulk", action="store_true", help="skip the bulk (Beam) measurement")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     baked = baked_bench_model(WORK)
@@ -333,6 +353,8 @@ def main() -> None:
             for count, per_message in ((600, 1), (200, 5))
             if (found := messages_per_second(baked, texts, count, per_message)) is not None
         ]
+    if not args.skip_bulk:
+        results["bulk"] = bulk_vs_http(baked, texts, count=1000)
     write(results)
     print((ROOT / "bench" / "results.md").read_text())
 

@@ -1,7 +1,8 @@
 """The images, built and run here with podman (make image-test): the HTTP image serves the
 contract as a non-root user without compilers and drains in-flight requests on SIGTERM; the
 same image runs the Pub/Sub target; the Lambda image answers a Function URL event and an SQS
-batch through awslambdaric and a local Runtime API. Sizes and start times go to
+batch through awslambdaric and a local Runtime API; the bulk image runs the Beam pipeline
+(DirectRunner) over a small corpus. Sizes and start times go to
 .image-test/report.json (the README shows them)."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = base_image(work)
     tags = {"runtime": f"localhost/assertion:test-{uuid.uuid4().hex[:6]}"}
     tags["lambda"] = tags["runtime"] + "-lambda"
+    tags["bulk"] = tags["runtime"] + "-bulk"
     report = {"base_image": base, "build_seconds": {}, "size_mb": {}}
     for target, tag in tags.items():
         report["build_seconds"][target] = round(build(context, base, target, tag), 1)
@@ -215,3 +217,40 @@ def test_the_lambda_image_answers_a_function_url_event_and_an_sqs_batch(images: 
             assert json.loads(received[0]["Body"])["source_message_id"] == "m-1"
         finally:
             container.remove()
+
+
+def test_the_bulk_image_runs_the_pipeline_on_a_corpus(images: dict[str, str], tmp_path) -> None:
+    """The bulk target (Beam's environment, the same bake): a small corpus in, every line out
+    as a result or a dead letter, as a non-root user, without torch."""
+    data = tmp_path / "data"
+    data.mkdir()
+    lines = [json.dumps({"id": f"s{n}", "sentence": SENTENCE}) for n in range(12)]
+    lines += [
+        json.dumps({"id": "span", "text": "No fever, possible rash.", "entities": [{"start": 3, "end": 8}]})
+    ]
+    lines += ["not json", json.dumps({"id": "unmarked", "sentence": "No markers."})]
+    (data / "corpus.jsonl").write_text("\n".join(lines) + "\n")
+    data.chmod(0o777)
+    run = podman(
+        "run", "--rm", "--network", "host", "-v", f"{data}:/data", images["bulk"],
+        "--input", "/data/corpus.jsonl", "--output", "/data/out", check=False, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "lines read 15, results 13, dead letters 2" in run.stdout
+    results = [
+        json.loads(line)
+        for path in (data / "out" / "results").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert sorted(r["id"] for r in results) == sorted([f"s{n}" for n in range(12)] + ["span"])
+    assert next(r for r in results if r["id"] == "span")["predictions"][0]["start"] == 3
+    assert all(r["model"]["backend"] == "onnx" for r in results)
+    dead = [
+        json.loads(line)
+        for path in (data / "out" / "dead-letters").glob("*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert sorted(d["error_code"] for d in dead) == ["invalid_json", "unmarked_sentence"]
+    probe = podman("run", "--rm", "--entrypoint", "python", images["bulk"], "-c",
+                   "import importlib.util as u, os; print(u.find_spec('torch'), os.getuid())", check=False)  # fmt: skip
+    assert probe.stdout.split() == ["None", "10001"], probe.stdout + probe.stderr

@@ -26,6 +26,7 @@ CONTEXT_FILES = (
     "requirements.txt",
     "requirements-serve.txt",
     "requirements-lambda.txt",
+    "requirements-beam.txt",
 )
 CONTEXT_DIRS = ("function", "model_bake")
 

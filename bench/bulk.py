@@ -1,0 +1,92 @@
+"""Items per second of the bulk pipeline (python -m function.bulk on Beam's DirectRunner, two
+worker processes) against the HTTP service at concurrency 64, on the same sentences, the same
+folder (onnx int8) and the same cores, one after the other in one run.
+
+The bulk figure is wall time from launching the pipeline to its end (worker start, model
+loads and the write of the outputs included) for `count` items; the HTTP figure is the
+service's steady rate at 64 callers. The cost per million items on Dataflow is estimated
+from the bulk rate per vCPU with the list prices in PRICES (state them where they are shown).
+
+    python -m bench.bulk [--count N]      # prints the figures as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.measure import first_answer, start, throughput
+from tests.support.servers import http_target_command
+
+ROOT = Path(__file__).resolve().parents[1]
+BEAM_PYTHON = Path(os.environ.get("BEAM_PYTHON") or ROOT / ".venv-beam" / "bin" / "python")
+# Dataflow batch list prices (us-central1, per hour) used for the estimate, and the worker
+# machine they price: n1-standard-2 (2 vCPUs, 7.5 GB), as measured here on 2 cores.
+PRICES = {"machine": "n1-standard-2", "vcpu_hour": 0.056, "gb_hour": 0.003557, "vcpus": 2, "memory_gb": 7.5}
+
+
+def bulk_vs_http(
+    baked: Path, sentences: list[str], count: int = 1000, http_seconds: float = 30.0
+) -> dict | None:
+    if not BEAM_PYTHON.is_file():
+        print(
+            f"bench.bulk: skipped, the Beam environment is missing ({BEAM_PYTHON}): make beam-venv",
+            file=sys.stderr,
+        )
+        return None
+    items = [sentences[n % len(sentences)] for n in range(count)]
+    env = {"MODEL_DIR": str(baked), "PRECISION": "int8", "INTRA_OP_THREADS": "1"}
+    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as work:
+        corpus = Path(work) / "corpus.jsonl"
+        corpus.write_text(
+            "".join(json.dumps({"id": f"i{n}", "sentence": s}) + "\n" for n, s in enumerate(items))
+        )
+        began = time.perf_counter()
+        run = subprocess.run(
+            [str(BEAM_PYTHON), "-m", "function.bulk", "--input", str(corpus), "--output", f"{work}/out",
+             "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+            cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        bulk_seconds = time.perf_counter() - began
+    if run.returncode != 0 or f"results {count}, dead letters 0" not in run.stdout:
+        raise RuntimeError(f"the bulk pipeline failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+    # The HTTP service on the same cores (INTRA_OP_THREADS unset: all of them, as it serves).
+    server = start(http_target_command(), {"MODEL_DIR": str(baked), "PRECISION": "int8"}, ROOT)
+    try:
+        first_answer(server, sentences[0])
+        throughput(server, sentences, 64, seconds=5)  # warm-up
+        http_rate = throughput(server, sentences, 64, seconds=http_seconds)
+    finally:
+        server.stop()
+    bulk_rate = count / bulk_seconds
+    hourly = PRICES["vcpus"] * PRICES["vcpu_hour"] + PRICES["memory_gb"] * PRICES["gb_hour"]
+    return {
+        "items": count,
+        "bulk_seconds": round(bulk_seconds, 1),
+        "bulk_items_per_s": round(bulk_rate, 2),
+        "http_c64_items_per_s": round(http_rate, 2),
+        "ratio": round(bulk_rate / http_rate, 2),
+        "dataflow_usd_per_million": round(hourly / (bulk_rate * 3600) * 1e6, 2),
+        "prices": PRICES,
+    }
+
+
+def main() -> None:
+    from bench.model import baked_bench_model
+    from bench.run import WORK, sentences
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1000)
+    args = parser.parse_args()
+    print(json.dumps(bulk_vs_http(baked_bench_model(WORK), sentences(), args.count), indent=2))
+
+
+if __name__ == "__main__":
+    main()
