@@ -250,3 +250,59 @@ def test_corpora_on_s3_through_beams_file_systems(baked_model: Path, tmp_path: P
         ]
         assert {r["id"] for r in results} == set(items)
         assert any(key.startswith("assertions/dead-letters/") for key in keys)
+
+
+def test_ner_outputs_in_and_fhir_bundles_out(baked_model: Path, tmp_path: Path) -> None:
+    """One line per NER shape (non-ASCII note; generic offsets in UTF-16 units): the JSON
+    results give offsets back in the caller's unit, tied to the source entities; with
+    --format fhir every line becomes a valid FHIR R4 Bundle saying the same."""
+    from tests.support import ner_outputs as shapes
+    from tests.support.fhir_validation import assert_valid, missing
+
+    text = shapes.note(PHI_CANARY)
+    sent = {
+        shape: shapes.item(shape, text, "utf16" if shape == "generic" else "code_point", id=shape)
+        for shape in shapes.SHAPES
+    }
+    sent["comprehend_medical"]["entity_types"] = ["MEDICAL_CONDITION"]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "ner.jsonl").write_text(
+        "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in sent.values())
+    )
+    run_bulk(baked_model, str(tmp_path / "in" / "*.jsonl"), tmp_path / "json", PRECISION="fp32")
+    results = {r["id"]: r["predictions"] for r in read_jsonl(tmp_path / "json" / "results")}
+    assert set(results) == set(sent)
+    for shape, predictions in results.items():
+        unit = "utf16" if shape == "generic" else "code_point"
+        kept = 3 if shape == "comprehend_medical" else 4
+        assert [(p["start"], p["end"]) for p in predictions] == shapes.caller_offsets(shape, text, unit)[
+            :kept
+        ]
+        assert [p["entity"]["index"] for p in predictions] == list(range(kept))
+    assert [p["scores"] for p in results["spacy"]] == [p["scores"] for p in results["generic"]]
+    reason = missing()
+    if reason is not None:
+        pytest.skip(f"FHIR half incomplete: {reason}")
+    result = run_bulk(
+        baked_model,
+        str(tmp_path / "in" / "*.jsonl"),
+        tmp_path / "fhir",
+        "--format",
+        "fhir",
+        "--bundle_type",
+        "transaction",
+        PRECISION="fp32",
+    )
+    bundles = read_jsonl(tmp_path / "fhir" / "results")
+    assert len(bundles) == len(sent)
+    for bundle in bundles:
+        assert_valid(bundle)
+        conditions = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"]
+        shape = conditions[0]["identifier"][0]["value"].split("#")[0]
+        labels = [p["label"] for p in results[shape]]
+        codes = [c["verificationStatus"]["coding"][0]["code"] for c in conditions]
+        assert codes == [
+            {"PRESENT": "confirmed", "ABSENT": "refuted", "POSSIBLE": "unconfirmed"}[x] for x in labels
+        ]
+        assert [c["code"]["text"] for c in conditions] == [m[0] for m in shapes.MENTIONS][: len(labels)]
+    assert PHI_CANARY not in result.stdout + result.stderr

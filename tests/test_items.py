@@ -7,8 +7,16 @@ import typing
 
 import pytest
 
-from function.api.schemas import Label, PredictRequest, Span, SpansRequest
-from function.core import items
+from function.api.schemas import (
+    EntitiesRequest,
+    EntityIn,
+    FhirRefsIn,
+    Label,
+    PredictRequest,
+    Span,
+    SpansRequest,
+)
+from function.core import items, ner
 from function.core.errors import InputError
 from function.core.model_folder import LABELS
 
@@ -17,7 +25,10 @@ def test_the_http_schemas_declare_the_cores_item_fields() -> None:
     assert set(PredictRequest.model_fields) == {items.SENTENCE}
     assert set(SpansRequest.model_fields) == {items.TEXT, items.ENTITIES}
     assert tuple(Span.model_fields) == items.SPAN_FIELDS
-    assert set(PredictRequest.model_fields) | set(SpansRequest.model_fields) | {items.ID} == items.ITEM_FIELDS
+    assert set(EntitiesRequest.model_fields) == items.ITEM_FIELDS - {items.SENTENCE}
+    assert set(PredictRequest.model_fields) | set(EntitiesRequest.model_fields) == items.ITEM_FIELDS
+    assert set(EntityIn.model_fields) == ner.GENERIC_FIELDS
+    assert set(FhirRefsIn.model_fields) == {"subject", "document"}
     assert typing.get_args(Label) == LABELS
 
 
@@ -27,15 +38,20 @@ def test_the_http_schemas_declare_the_cores_item_fields() -> None:
         ("text", "items[0] must be a JSON object"),
         (
             {"sentence": "x", "color": "red"},
-            "items[0] has an unknown field (allowed: entities, id, sentence, text)",
+            "items[0] has an unknown field (allowed: comprehend_medical, entities, entity_types, fhir, "
+            "healthcare_nl, id, offset_unit, sentence, spacy, text)",
         ),
         ({"id": "", "sentence": "x"}, "items[0].id must be a string of 1 to 256 characters"),
         ({"sentence": "x", "text": "y"}, "items[0] has both a sentence and a text: send one form"),
         ({"sentence": 3}, "items[0].sentence must be a string"),
-        ({"text": "y"}, "items[0] needs a 'sentence' string, or a 'text' string and an 'entities' list"),
+        (
+            {"text": "y"},
+            "items[0] needs a 'sentence' string, or a 'text' string and an 'entities' list "
+            "(or a tool's output: comprehend_medical, healthcare_nl, spacy)",
+        ),
         (
             {"text": "y", "entities": [{"start": 0}]},
-            "items[0].entities[0] must be an object with 'start' and 'end' only",
+            "items[0].entities[0] must be an object with 'start' and 'end' (and optionally 'label', 'id')",
         ),
         (
             {"text": "y", "entities": [{"start": True, "end": 1}]},

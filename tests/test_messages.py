@@ -13,27 +13,9 @@ from function.core.classifier import AssertionClassifier
 from function.core.errors import ModelNotReady
 from function.core.messages import Envelope, MessageProcessor, RetryLater
 from function.startup.settings import Settings
+from tests.support.sinks import RecordingSink
 
 SENTENCE = "Patient denies [entity] chest pain [entity]."
-
-
-class RecordingSink:
-    """Stands in for a transport client (the edge this file does not reach)."""
-
-    def __init__(self) -> None:
-        self.results: list[tuple[bytes, dict]] = []
-        self.errors: list[tuple[bytes, dict]] = []
-        self.fail_results = self.fail_errors = False
-
-    def publish_result(self, body: bytes, attributes: dict) -> None:
-        if self.fail_results:
-            raise ConnectionError("results topic unreachable")
-        self.results.append((body, attributes))
-
-    def publish_error(self, body: bytes, attributes: dict) -> None:
-        if self.fail_errors:
-            raise ConnectionError("errors topic unreachable")
-        self.errors.append((body, attributes))
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ onto it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -19,6 +20,8 @@ from function.api.request_log import RequestLogMiddleware
 from function.api.schemas import (
     BatchRequest,
     BatchResponse,
+    EntitiesRequest,
+    EntitiesResponse,
     ErrorResponse,
     HealthResponse,
     PredictRequest,
@@ -26,9 +29,9 @@ from function.api.schemas import (
     SpansRequest,
     SpansResponse,
 )
-from function.core import items
-from function.core.classifier import Prediction
-from function.core.errors import ModelNotReady
+from function.core import fhir, items
+from function.core.classifier import AssertionClassifier, Prediction
+from function.core.errors import InputError, ModelNotReady
 from function.core.logs import PredictionTally
 from function.core.model_folder import LABELS
 from function.startup.service import ServiceState
@@ -37,7 +40,10 @@ DESCRIPTION = """
 Classifies ONE clinical concept per input as PRESENT, ABSENT (negated) or POSSIBLE (hedged),
 with `bvanaken/clinical-assertion-negation-bert`. Mark the concept with two `[entity]`
 markers (`Patient denies [entity] SOB [entity].`), or send text with character offsets to
-`/predict/spans` and the service writes the markers. Unmarked input is outside what the
+`/predict/spans` and the service writes the markers, or send what your NER tool answered
+(Amazon Comprehend Medical, Google Healthcare NL, spaCy, or generic spans) to
+`/predict/entities`. Any prediction route answers a FHIR R4 Bundle of Conditions with
+`?format=fhir` or `Accept: application/fhir+json`. Unmarked input is outside what the
 model was trained on and is refused unless the service runs with `ALLOW_UNMARKED=true`.
 
 Errors share one shape, `{"error": {"code", "message"}}`; messages never repeat the input.
@@ -62,7 +68,39 @@ BODY_FIELDS = {
     "/predict": tuple(PredictRequest.model_fields),
     "/predict/batch": tuple(BatchRequest.model_fields),
     "/predict/spans": tuple(SpansRequest.model_fields),
+    "/predict/entities": tuple(EntitiesRequest.model_fields),
 }
+FHIR_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {fhir.MEDIA_TYPE: {"schema": {"type": "object", "description": "A FHIR R4 Bundle"}}},
+        "description": "JSON, or with ?format=fhir (or Accept: application/fhir+json) a FHIR R4 Bundle "
+        "of Conditions (?bundle_type=transaction for a transaction)",
+    }
+}
+
+
+def wants_fhir(request: Request) -> str | None:
+    """The Bundle type the caller asked for, or None for our JSON."""
+    answer_format = request.query_params.get("format")
+    if answer_format not in (None, "json", "fhir"):
+        raise InputError("bad_format", "format must be json or fhir")
+    accept = request.headers.get("accept", "")
+    if answer_format == "fhir" or (answer_format is None and fhir.MEDIA_TYPE in accept):
+        return fhir.check_bundle_type(request.query_params.get("bundle_type"), "bundle_type")
+    return None
+
+
+def fhir_response(
+    answered: Sequence[fhir.Answered], classifier: AssertionClassifier, bundle_type: str, threshold: float
+) -> JSONResponse:
+    body = fhir.bundle(
+        answered,
+        classifier.info,
+        seed=str(uuid.uuid4()),
+        bundle_type=bundle_type,
+        low_confidence_threshold=threshold,
+    )
+    return JSONResponse(body, media_type=fhir.MEDIA_TYPE)
 
 
 def create_app(state: ServiceState) -> FastAPI:
@@ -112,23 +150,26 @@ def create_app(state: ServiceState) -> FastAPI:
             },
         }
 
-    @app.post("/predict", response_model=PredictResponse)
+    @app.post("/predict", response_model=PredictResponse, responses=FHIR_ANSWER)
     async def predict(body: PredictRequest, request: Request) -> Any:
         """Classify one marked sentence."""
+        bundle_type = wants_fhir(request)
         classifier = state.require_classifier()
+        item = items.SentenceItem(body.sentence)
         prepared = await run_in_threadpool(
-            partial(items.prepare, allow_unmarked=settings.allow_unmarked),
-            classifier,
-            items.SentenceItem(body.sentence),
-            items.SENTENCE,
+            partial(items.prepare, allow_unmarked=settings.allow_unmarked), classifier, item
         )
         predictions = await classifier.infer(prepared)
         record(request, predictions)
+        if bundle_type:
+            answered = [fhir.Answered("", item, predictions)]
+            return fhir_response(answered, classifier, bundle_type, settings.low_confidence_threshold)
         return {**predictions[0].as_dict(), "model": classifier.info.as_dict()}
 
-    @app.post("/predict/batch", response_model=BatchResponse)
+    @app.post("/predict/batch", response_model=BatchResponse, responses=FHIR_ANSWER)
     async def predict_batch(body: BatchRequest, request: Request) -> Any:
         """Classify marked sentences; predictions come back in input order."""
+        bundle_type = wants_fhir(request)
         classifier = state.require_classifier()
         items.check_count("sentences", len(body.sentences), settings.max_batch_size)
         prepared = await run_in_threadpool(
@@ -139,20 +180,69 @@ def create_app(state: ServiceState) -> FastAPI:
         )
         predictions = await classifier.infer(prepared)
         record(request, predictions)
+        if bundle_type:
+            answered = [
+                fhir.Answered(str(index), items.SentenceItem(sentence), [prediction])
+                for index, (sentence, prediction) in enumerate(zip(body.sentences, predictions, strict=True))
+            ]
+            return fhir_response(answered, classifier, bundle_type, settings.low_confidence_threshold)
         return {
             "predictions": [prediction.as_dict() for prediction in predictions],
             "model": classifier.info.as_dict(),
         }
 
-    @app.post("/predict/spans", response_model=SpansResponse)
+    @app.post(
+        "/predict/spans",
+        response_model=SpansResponse,
+        response_model_exclude_none=True,
+        responses=FHIR_ANSWER,
+    )
     async def predict_spans(body: SpansRequest, request: Request) -> Any:
         """Classify each concept span of one text; the service writes the markers."""
+        bundle_type = wants_fhir(request)
         classifier = state.require_classifier()
         items.check_count(items.ENTITIES, len(body.entities), settings.max_batch_size)
         item = items.SpansItem(body.text, tuple((entity.start, entity.end) for entity in body.entities))
-        prepared = await run_in_threadpool(items.prepare, classifier, item, items.ENTITIES)
+        return await answer_item(request, classifier, "", item, bundle_type)
+
+    @app.post(
+        "/predict/entities",
+        response_model=EntitiesResponse,
+        response_model_exclude_none=True,
+        responses=FHIR_ANSWER,
+    )
+    async def predict_entities(body: EntitiesRequest, request: Request) -> Any:
+        """Classify each entity an NER step found in one document: generic spans, or a tool's
+        output as it came (Comprehend Medical, Healthcare NL, spaCy). Offsets come back in the
+        caller's unit, each prediction naming its source entity; `entity_types` filters."""
+        bundle_type = wants_fhir(request)
+        classifier = state.require_classifier()
+        item_id, item = items.parse_item(body.model_dump(exclude_none=True), "", default_id=None)
+        if not isinstance(item, items.SpansItem):
+            raise InputError("wrong_shape", "send entities (or a tool's output) with the text")
+        if len(item.spans) > settings.max_batch_size:
+            items.check_count(item.field, len(item.spans), settings.max_batch_size)
+        return await answer_item(request, classifier, item_id, item, bundle_type)
+
+    async def answer_item(
+        request: Request,
+        classifier: AssertionClassifier,
+        item_id: str,
+        item: items.SpansItem,
+        bundle_type: str | None,
+    ) -> Any:
+        prepared = await run_in_threadpool(items.prepare, classifier, item)
         predictions = await classifier.infer(prepared)
         record(request, predictions)
-        return {"predictions": items.answer(item, predictions), "model": classifier.info.as_dict()}
+        if bundle_type:
+            answered = [fhir.Answered(item_id, item, predictions)]
+            return fhir_response(answered, classifier, bundle_type, settings.low_confidence_threshold)
+        answer: dict[str, Any] = {
+            "predictions": items.answer(item, predictions),
+            "model": classifier.info.as_dict(),
+        }
+        if item_id:
+            answer["id"] = item_id
+        return answer
 
     return app

@@ -7,7 +7,7 @@ string where an offset belongs, or an unknown field is a 422, never silently coe
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,6 +52,55 @@ class SpansRequest(_Request):
     )
 
 
+class EntityIn(_Request):
+    start: int = Field(description="Offset of the concept's first character (in `offset_unit`).")
+    end: int = Field(description="Offset one past the concept's last character.")
+    label: str | None = Field(default=None, description="The NER tool's label, carried through.")
+    id: str | int | None = Field(default=None, description="The NER tool's id, carried through.")
+
+
+class FhirRefsIn(_Request):
+    subject: str | None = Field(
+        default=None, description="Who the conditions are about: Patient/ID or Group/ID (FHIR answers)."
+    )
+    document: str | None = Field(
+        default=None, description="The note the text came from: DocumentReference/ID (FHIR answers)."
+    )
+
+
+class EntitiesRequest(_Request):
+    """One document and the entities an NER step found in it, in one of four shapes: the
+    generic `text` + `entities`, or `text` + a tool's response as it came
+    (`comprehend_medical`, `healthcare_nl`), or a spaCy `Doc.to_json()` (`spacy`)."""
+
+    id: str | None = Field(default=None, description="Your id for the document; echoed in the answer.")
+    text: str | None = Field(default=None, description="The text the NER tool was given (not with `spacy`).")
+    entities: list[EntityIn] | None = Field(default=None, description="Generic entity spans.")
+    comprehend_medical: dict[str, Any] | None = Field(
+        default=None,
+        description="An Amazon Comprehend Medical DetectEntitiesV2 / InferICD10CM / InferRxNorm / "
+        "InferSNOMEDCT response (its `Entities` are read).",
+    )
+    healthcare_nl: dict[str, Any] | None = Field(
+        default=None,
+        description="A Google Cloud Healthcare NL analyzeEntities response (its `entityMentions` are read).",
+    )
+    spacy: dict[str, Any] | None = Field(
+        default=None, description="A spaCy or medspaCy `Doc.to_json()`: its `text` and `ents`."
+    )
+    entity_types: list[str] | None = Field(
+        default=None,
+        description="Keep only entities whose category, type or label is listed "
+        "(e.g. MEDICAL_CONDITION, DX_NAME, PROBLEM).",
+    )
+    offset_unit: Literal["code_point", "utf16", "utf8"] | None = Field(
+        default=None,
+        description="What the offsets count: code points (the default, and what every tool above "
+        "documents), UTF-16 units (JavaScript), or UTF-8 bytes.",
+    )
+    fhir: FhirRefsIn | None = Field(default=None, description="References for FHIR answers.")
+
+
 class Scores(BaseModel):
     PRESENT: float
     ABSENT: float
@@ -90,14 +139,26 @@ class BatchResponse(BaseModel):
     model: ModelBlock
 
 
+class EntityRef(BaseModel):
+    index: int = Field(description="The entity's position in the list you sent (before any filter).")
+    id: str | int | None = Field(default=None, description="Its id, where you or the tool gave one.")
+    label: str | None = Field(default=None, description="Its label or type, where given.")
+    category: str | None = Field(default=None, description="Its category (Comprehend Medical).")
+
+
 class SpanPrediction(PredictionOut):
-    start: int
+    start: int = Field(description="The entity's offsets as you sent them, in your unit.")
     end: int
+    entity: EntityRef
 
 
 class SpansResponse(BaseModel):
     predictions: list[SpanPrediction]
     model: ModelBlock
+
+
+class EntitiesResponse(SpansResponse):
+    id: str | None = None
 
 
 class HealthModel(ModelBlock):

@@ -1,4 +1,4 @@
-"""python -m function.bulk --input PATTERN --output PREFIX [--isolated] [Beam pipeline options]
+"""python -m function.bulk --input PATTERN --output PREFIX [--isolated] [--format fhir] [Beam options]
 
 Settings come from the environment, as for the service (MODEL_DIR, BACKEND, PRECISION,
 INTRA_OP_THREADS, BATCH_MAX_ITEMS, BATCH_MAX_TOKENS, ALLOW_UNMARKED, LOW_CONFIDENCE_THRESHOLD);
@@ -28,6 +28,18 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         help="one forward pass per item: results independent of batching (byte-identical reruns)",
     )
     parser.add_argument("--max_batch_size", type=int, default=256, help="most items per RunInference batch")
+    parser.add_argument(
+        "--format",
+        choices=("json", "fhir"),
+        default="json",
+        help="results as our JSON lines, or one FHIR R4 Bundle of Conditions per line",
+    )
+    parser.add_argument(
+        "--bundle_type",
+        choices=("collection", "transaction"),
+        default="collection",
+        help="the FHIR Bundle type (with --format fhir)",
+    )
     parser.add_argument(
         "--num_shards", type=int, default=0, help="result and dead-letter files (0: the runner chooses)"
     )
@@ -62,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         min_batch_size=min(8, args.max_batch_size),
     )
     pipeline = beam.Pipeline(options=PipelineOptions(beam_args, save_main_session=False))
-    build(pipeline, args.input, args.output, bulk, num_shards=args.num_shards)
+    bundle_type = args.bundle_type if args.format == "fhir" else None
+    build(pipeline, args.input, args.output, bulk, num_shards=args.num_shards, bundle_type=bundle_type)
     result = pipeline.run()
     result.wait_until_finish()
     counters = {

@@ -23,7 +23,7 @@ from apache_beam.ml.inference.base import ModelHandler
 from function.core.batching import BatchLimits
 from function.core.classifier import AssertionClassifier, Prediction, Prepared
 from function.core.errors import InputError
-from function.core.items import Item, SentenceItem, prepare
+from function.core.items import Item, prepare
 from function.core.model_folder import ModelFolder
 from function.core.variant_check import load_checked
 
@@ -123,14 +123,7 @@ class AssertionModelHandler(ModelHandler[Line, Outcome, AssertionClassifier]):
         for line in batch:
             assert line.item is not None, "only parsed lines reach the model"
             try:
-                prepared.append(
-                    prepare(
-                        model,
-                        line.item,
-                        "sentence" if isinstance(line.item, SentenceItem) else "entities",
-                        allow_unmarked=self.settings.allow_unmarked,
-                    )
-                )
+                prepared.append(prepare(model, line.item, allow_unmarked=self.settings.allow_unmarked))
                 errors.append(None)
             except InputError as invalid:
                 prepared.append(None)

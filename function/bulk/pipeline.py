@@ -23,6 +23,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import RunInference
 
 from function.bulk.handler import NAMESPACE, AssertionModelHandler, BulkSettings, Line, Outcome
+from function.core import fhir
+from function.core.classifier import ModelInfo
 from function.core.errors import InputError
 from function.core.items import answer, parse_item
 
@@ -90,9 +92,7 @@ class ParseLine(beam.DoFn):
             )
             return
         try:
-            item_id, item = parse_item(
-                entry, "item", default_id=f"{line.file.rsplit('/', 1)[-1]}:{line.number}"
-            )
+            item_id, item = parse_item(entry, "", default_id=f"{line.file.rsplit('/', 1)[-1]}:{line.number}")
         except InputError as error:
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter(line, error.code, error.message))
             return
@@ -100,10 +100,12 @@ class ParseLine(beam.DoFn):
 
 
 class Route(beam.DoFn):
-    """An outcome to its output: the result line, or the dead letter."""
+    """An outcome to its output: the result line (our JSON, or with `bundle_type` a FHIR R4
+    Bundle per line), or the dead letter."""
 
-    def __init__(self) -> None:
+    def __init__(self, bundle_type: str | None = None, low_confidence_threshold: float = 0.6) -> None:
         self.results = Metrics.counter(NAMESPACE, "results")
+        self.bundle_type, self.threshold = bundle_type, low_confidence_threshold
 
     def process(self, outcome: Outcome) -> Iterator[Any]:
         line = outcome.line
@@ -112,6 +114,16 @@ class Route(beam.DoFn):
             return
         assert line.item is not None
         self.results.inc()
+        if self.bundle_type:
+            bundle = fhir.bundle(
+                [fhir.Answered(line.item_id, line.item, outcome.predictions)],
+                ModelInfo(**outcome.model),
+                seed=f"{line.file}:{line.number}",
+                bundle_type=self.bundle_type,
+                low_confidence_threshold=self.threshold,
+            )
+            yield json.dumps(bundle, ensure_ascii=False)
+            return
         yield json.dumps(
             {
                 "id": line.item_id,
@@ -139,7 +151,9 @@ def build(
     settings: BulkSettings,
     *,
     num_shards: int = 0,
+    bundle_type: str | None = None,
 ) -> None:
+    """`bundle_type` (collection or transaction): results as FHIR R4 Bundles, one per line."""
     prefix = output_prefix.rstrip("/")
     lines = (
         pipeline
@@ -149,7 +163,9 @@ def build(
     )
     parsed = lines.lines | "Parse" >> beam.ParDo(ParseLine()).with_outputs(DEAD, main="items")
     outcomes = parsed.items | "Classify" >> RunInference(AssertionModelHandler(settings))
-    routed = outcomes | "Route" >> beam.ParDo(Route()).with_outputs(DEAD, main="results")
+    routed = outcomes | "Route" >> beam.ParDo(
+        Route(bundle_type, settings.low_confidence_threshold)
+    ).with_outputs(DEAD, main="results")
     (
         routed.results
         | "Write results"

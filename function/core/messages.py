@@ -10,7 +10,10 @@ confirm) raises `RetryLater`: the message must not be acknowledged, so it is red
 
 Result bodies are deterministic (no timestamps, sorted keys, the message's items run in
 passes of their own): delivering the same message twice yields the same body, and the
-`source_message_id` attribute lets consumers drop the duplicate.
+`source_message_id` attribute lets consumers drop the duplicate. A message with the attribute
+``format=fhir`` (and optionally ``bundle_type=transaction``) is answered with one FHIR R4
+Bundle for all its items (`function.core.fhir`); there only ``Provenance.recorded`` differs
+between deliveries.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from function.core import items
+from function.core import fhir, items
 from function.core.classifier import AssertionClassifier, Prediction, Prepared
 from function.core.errors import InputError, ModelNotReady, Overloaded
 from function.core.logs import PredictionTally, log_event
@@ -31,6 +34,7 @@ from function.core.model_folder import LABELS
 
 log = logging.getLogger("function.messages")
 ATTRIBUTE_LIMIT = 1024  # Pub/Sub's limit on an attribute value, in bytes
+FORMAT, BUNDLE_TYPE = "format", "bundle_type"  # message attributes: how the result is written
 
 
 class RetryLater(RuntimeError):
@@ -117,6 +121,7 @@ class MessageProcessor:
             self._log(envelope, "retry", started, error_code="not_ready")
             raise RetryLater("the model is not loaded yet") from error
         try:
+            bundle_type = self._format(envelope)
             parsed = self._prepare(classifier, envelope)
         except InputError as error:
             try:
@@ -135,9 +140,14 @@ class MessageProcessor:
         except Overloaded as error:
             self._log(envelope, "retry", started, error_code="overloaded")
             raise RetryLater("the inference queue is full") from error
-        body = self._result_body(envelope, parsed, predictions, classifier)
+        attributes = {"source_message_id": envelope.message_id}
+        if bundle_type:
+            body = self._fhir_body(envelope, parsed, predictions, classifier, bundle_type)
+            attributes[FORMAT] = "fhir"
+        else:
+            body = self._result_body(envelope, parsed, predictions, classifier)
         try:
-            self._sink().publish_result(body, {"source_message_id": envelope.message_id})
+            self._sink().publish_result(body, attributes)
         except Exception as error:  # noqa: BLE001 (any transport failure: redeliver, lose nothing)
             self._log(envelope, "retry", started, error_code="results_publish_failed")
             raise RetryLater(f"the result was not published: {type(error).__name__}") from None
@@ -145,6 +155,16 @@ class MessageProcessor:
         return Outcome("published", item_count=len(predictions))
 
     # --- parsing ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _format(envelope: Envelope) -> str | None:
+        """The message's `format` attribute: json (the default) or fhir, with `bundle_type`."""
+        answer_format = envelope.attributes.get(FORMAT, "json")
+        if answer_format not in ("json", "fhir"):
+            raise InputError("bad_format", f"the {FORMAT} attribute must be json or fhir")
+        if answer_format == "json":
+            return None
+        return fhir.check_bundle_type(envelope.attributes.get(BUNDLE_TYPE), f"the {BUNDLE_TYPE} attribute")
 
     def _prepare(self, classifier: AssertionClassifier, envelope: Envelope) -> list[_Item]:
         if len(envelope.data) > self.max_bytes:
@@ -170,9 +190,8 @@ class MessageProcessor:
     def _item(self, classifier: AssertionClassifier, envelope: Envelope, index: int, entry: Any) -> _Item:
         where = f"items[{index}]"
         item_id, item = items.parse_item(entry, where, default_id=f"{envelope.message_id}:{index}")
-        field = f"{where}.{items.SENTENCE if isinstance(item, items.SentenceItem) else items.ENTITIES}"
         return _Item(
-            item_id, item, items.prepare(classifier, item, field, allow_unmarked=self.allow_unmarked)
+            item_id, item, items.prepare(classifier, item, where, allow_unmarked=self.allow_unmarked)
         )
 
     # --- output -------------------------------------------------------------------------------
@@ -195,6 +214,28 @@ class MessageProcessor:
             "model": classifier.info.as_dict(),
         }
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    def _fhir_body(
+        self,
+        envelope: Envelope,
+        parsed: Sequence[_Item],
+        predictions: Sequence[Prediction],
+        classifier: AssertionClassifier,
+        bundle_type: str,
+    ) -> bytes:
+        remaining = iter(predictions)
+        answered = [
+            fhir.Answered(entry.id, entry.item, [next(remaining) for _ in entry.prepared.inputs])
+            for entry in parsed
+        ]
+        bundle = fhir.bundle(
+            answered,
+            classifier.info,
+            seed=envelope.message_id,
+            bundle_type=bundle_type,
+            low_confidence_threshold=self.low_confidence_threshold,
+        )
+        return json.dumps(bundle, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
     def _reject(self, envelope: Envelope, error: InputError) -> None:
         ours = {
