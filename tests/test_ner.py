@@ -272,14 +272,16 @@ def test_the_schema_check_can_fail() -> None:
     """The validators catch what a wrong mapping would produce."""
     if missing() is not None:
         pytest.skip(str(missing()))
-    from tests.support.fhir_validation import model_errors, schema_errors
+    from tests.support.fhir_validation import model_errors, profile_errors, schema_errors
 
     bad = {
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [{"resource": {"resourceType": "Condition", "verificationStatus": "refuted"}}],
     }
-    assert schema_errors(bad) and model_errors(bad)
+    assert schema_errors(bad) and model_errors(bad) and profile_errors(bad)
+    unknown = {"resourceType": "Condition", "subject": {"reference": "Patient/1"}, "colour": "red"}
+    assert profile_errors(unknown) and schema_errors(unknown), "an invented field is refused"
 
 
 # --- HTTP: every entry point --------------------------------------------------------------
@@ -372,11 +374,14 @@ def test_a_message_takes_every_shape_and_answers_like_the_plain_span_form(proces
     body.append(
         {"id": "plain", "text": text, "entities": [{"start": s, "end": e} for s, e in shapes.spans(text)]}
     )
+    body.append(shapes.item("healthcare_nl", text, id="filtered", entity_types=["MEDICINE"]))
     outcome = processor.handle(Envelope("m-1", json.dumps(body, ensure_ascii=False).encode(), {}))
     assert outcome.status == "published", sink.errors
     result = json.loads(sink.results[0][0])
     answers = {entry["id"]: entry["predictions"] for entry in result["items"]}
-    plain = answers.pop("plain")
+    plain, filtered = answers.pop("plain"), answers.pop("filtered")
+    assert [p["entity"] for p in filtered] == [EXPECTED_TIES["healthcare_nl"][3]]
+    assert filtered[0]["scores"] == plain[3]["scores"]
     for shape, predictions in answers.items():
         unit = "utf8" if shape == "generic" else "code_point"
         assert [(p["start"], p["end"]) for p in predictions] == shapes.caller_offsets(shape, text, unit)
