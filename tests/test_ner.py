@@ -364,7 +364,10 @@ def processor_and_sink(classifier: AssertionClassifier) -> tuple[MessageProcesso
     return MessageProcessor(lambda: classifier, lambda: sink, source="test", limits=limits), sink
 
 
-def test_a_message_takes_every_shape_and_answers_like_the_plain_span_form(processor_and_sink) -> None:
+def test_a_message_takes_every_shape_and_answers_like_the_plain_span_form(
+    processor_and_sink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
     processor, sink = processor_and_sink
     text = shapes.note()
     body = [
@@ -382,6 +385,7 @@ def test_a_message_takes_every_shape_and_answers_like_the_plain_span_form(proces
     plain, filtered = answers.pop("plain"), answers.pop("filtered")
     assert [p["entity"] for p in filtered] == [EXPECTED_TIES["healthcare_nl"][3]]
     assert filtered[0]["scores"] == plain[3]["scores"]
+    assert caplog.records and not any(word in caplog.text for word in ("Zoë", "pneumonía", "metformin"))
     for shape, predictions in answers.items():
         unit = "utf8" if shape == "generic" else "code_point"
         assert [(p["start"], p["end"]) for p in predictions] == shapes.caller_offsets(shape, text, unit)
