@@ -119,6 +119,7 @@ def test_request_logs_carry_the_trace_for_cloud_logging(deployments) -> None:
     assert line["logging.googleapis.com/spanId"] == "000000000000007b"
     assert line["logging.googleapis.com/trace_sampled"] is True
     assert line["severity"] == "INFO" and line["route"] == "/predict/batch" and line["item_count"] == 2
+    assert line["queue_depth"] == 0, "one request alone found nothing waiting (the dashboard's queue chart)"
     assert sum(line["label_counts"].values()) == 2 and set(line["label_counts"]) == {
         "PRESENT",
         "ABSENT",

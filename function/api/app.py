@@ -30,7 +30,7 @@ from function.api.schemas import (
     SpansResponse,
 )
 from function.core import fhir, items
-from function.core.classifier import AssertionClassifier, Prediction
+from function.core.classifier import AssertionClassifier, Prediction, Prepared
 from function.core.errors import InputError, ModelNotReady
 from function.core.logs import PredictionTally
 from function.core.model_folder import LABELS
@@ -121,6 +121,16 @@ def create_app(state: ServiceState) -> FastAPI:
         entry: PredictionTally = request.state.record
         entry.add(predictions, settings.low_confidence_threshold)
 
+    async def infer(
+        request: Request, classifier: AssertionClassifier, prepared: Prepared
+    ) -> list[Prediction]:
+        """Run a prepared request, noting in its log line how many inputs were waiting."""
+        entry: PredictionTally = request.state.record
+        entry.queue_depth = classifier.pending
+        predictions = await classifier.infer(prepared)
+        record(request, predictions)
+        return predictions
+
     @app.get("/health", response_model=HealthResponse, responses={503: {"model": ErrorResponse}})
     async def health() -> Any:
         """200 with the model's identity once it is loaded; 503 before."""
@@ -159,8 +169,7 @@ def create_app(state: ServiceState) -> FastAPI:
         prepared = await run_in_threadpool(
             partial(items.prepare, allow_unmarked=settings.allow_unmarked), classifier, item
         )
-        predictions = await classifier.infer(prepared)
-        record(request, predictions)
+        predictions = await infer(request, classifier, prepared)
         if bundle_type:
             answered = [fhir.Answered("", item, predictions)]
             return fhir_response(answered, classifier, bundle_type, settings.low_confidence_threshold)
@@ -178,8 +187,7 @@ def create_app(state: ServiceState) -> FastAPI:
             where=[f"sentences[{index}]" for index in range(len(body.sentences))],
             allow_unmarked=settings.allow_unmarked,
         )
-        predictions = await classifier.infer(prepared)
-        record(request, predictions)
+        predictions = await infer(request, classifier, prepared)
         if bundle_type:
             answered = [
                 fhir.Answered(str(index), items.SentenceItem(sentence), [prediction])
@@ -232,8 +240,7 @@ def create_app(state: ServiceState) -> FastAPI:
         bundle_type: str | None,
     ) -> Any:
         prepared = await run_in_threadpool(items.prepare, classifier, item)
-        predictions = await classifier.infer(prepared)
-        record(request, predictions)
+        predictions = await infer(request, classifier, prepared)
         if bundle_type:
             answered = [fhir.Answered(item_id, item, predictions)]
             return fhir_response(answered, classifier, bundle_type, settings.low_confidence_threshold)

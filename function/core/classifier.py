@@ -147,6 +147,11 @@ class AssertionClassifier:
     def close(self) -> None:
         self._batcher.close()
 
+    @property
+    def pending(self) -> int:
+        """Inputs waiting for inference now (the micro-batcher's queue)."""
+        return self._batcher.pending
+
     # --- preparing requests (any thread) -----------------------------------------------------
 
     def prepare_sentences(

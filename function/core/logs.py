@@ -121,6 +121,7 @@ class PredictionTally:
     item_count: int = 0
     label_counts: Counter[str] = field(default_factory=Counter)
     low_confidence_count: int = 0
+    queue_depth: int | None = None  # inputs already waiting for inference when this one joined
 
     def add(self, predictions: Sequence[Prediction], threshold: float) -> None:
         self.item_count += len(predictions)
@@ -128,11 +129,14 @@ class PredictionTally:
         self.low_confidence_count += sum(p.score < threshold for p in predictions)
 
     def fields(self, labels: Sequence[str]) -> dict[str, Any]:
-        """`item_count`; then, when there were predictions, `label_counts` (every label, zeros
-        included), `low_confidence_count` and `low_confidence_share`."""
+        """`item_count` (and `queue_depth` where measured); then, when there were predictions,
+        `label_counts` (every label, zeros included), `low_confidence_count` and
+        `low_confidence_share`."""
+        depth = {} if self.queue_depth is None else {"queue_depth": self.queue_depth}
         if not self.item_count:
-            return {"item_count": 0}
+            return {"item_count": 0, **depth}
         return {
+            **depth,
             "item_count": self.item_count,
             "label_counts": {label: self.label_counts.get(label, 0) for label in labels},
             "low_confidence_count": self.low_confidence_count,
