@@ -3,9 +3,13 @@ worker processes) against the HTTP service at concurrency 64, on the same senten
 folder (onnx int8) and the same cores, one after the other in one run.
 
 The bulk figure is wall time from launching the pipeline to its end (worker start, model
-loads and the write of the outputs included) for `count` items; the HTTP figure is the
-service's steady rate at 64 callers. The cost per million items on Dataflow is estimated
-from the bulk rate per vCPU with the list prices in PRICES (state them where they are shown).
+loads and the write of the outputs included) for `count` items; a second run of a fifth as
+many items gives the marginal rate (the fixed start-up cost cancels out). The HTTP figure is
+the service's steady rate at 64 callers. Beside them, in the same run, the compute ceiling on
+these cores: the measured int8 GEMM peak over the encoder's operations per item of the
+corpus's mean length, which no path (HTTP, bulk or in-process) can pass; its ratio to the
+HTTP rate is the most any bulk path could gain here. The cost per million items on Dataflow
+is estimated from the bulk rate with the list prices in PRICES (state them where shown).
 
     python -m bench.bulk [--count N]      # prints the figures as JSON
 """
@@ -40,23 +44,16 @@ def bulk_vs_http(
             file=sys.stderr,
         )
         return None
+    from bench.ceiling import encoder_flops, gemm_peaks
+    from bench.run import mean_tokens
+
     items = [sentences[n % len(sentences)] for n in range(count)]
-    env = {"MODEL_DIR": str(baked), "PRECISION": "int8", "INTRA_OP_THREADS": "1"}
-    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as work:
-        corpus = Path(work) / "corpus.jsonl"
-        corpus.write_text(
-            "".join(json.dumps({"id": f"i{n}", "sentence": s}) + "\n" for n, s in enumerate(items))
-        )
-        began = time.perf_counter()
-        run = subprocess.run(
-            [str(BEAM_PYTHON), "-m", "function.bulk", "--input", str(corpus), "--output", f"{work}/out",
-             "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
-            cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        bulk_seconds = time.perf_counter() - began
-    if run.returncode != 0 or f"results {count}, dead letters 0" not in run.stdout:
-        raise RuntimeError(f"the bulk pipeline failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+    small = max(1, count // 5)
+    bulk_seconds = run_bulk(baked, items)
+    small_seconds = run_bulk(baked, items[:small])
+    marginal = (count - small) / (bulk_seconds - small_seconds) if bulk_seconds > small_seconds else 0.0
+    int8_peak = gemm_peaks(threads=os.cpu_count() or 1)["int8"]
+    ceiling = int8_peak / encoder_flops(round(mean_tokens(baked, items)))
     # The HTTP service on the same cores (INTRA_OP_THREADS unset: all of them, as it serves).
     server = start(http_target_command(), {"MODEL_DIR": str(baked), "PRECISION": "int8"}, ROOT)
     try:
@@ -71,11 +68,39 @@ def bulk_vs_http(
         "items": count,
         "bulk_seconds": round(bulk_seconds, 1),
         "bulk_items_per_s": round(bulk_rate, 2),
+        "small_run": {"items": small, "seconds": round(small_seconds, 1)},
+        "bulk_marginal_items_per_s": round(marginal, 2),
         "http_c64_items_per_s": round(http_rate, 2),
         "ratio": round(bulk_rate / http_rate, 2),
+        "marginal_ratio": round(marginal / http_rate, 2),
+        "ceiling_items_per_s": round(ceiling, 2),
+        "int8_gemm_gops": round(int8_peak / 1e9, 1),
+        "http_share_of_ceiling": round(http_rate / ceiling, 2),
+        "best_possible_ratio": round(ceiling / http_rate, 2),
         "dataflow_usd_per_million": round(hourly / (bulk_rate * 3600) * 1e6, 2),
         "prices": PRICES,
     }
+
+
+def run_bulk(baked: Path, items: list[str]) -> float:
+    """Seconds from launching the pipeline on `items` to its end (2 worker processes)."""
+    env = {"MODEL_DIR": str(baked), "PRECISION": "int8", "INTRA_OP_THREADS": "1"}
+    with tempfile.TemporaryDirectory(prefix="bench-bulk-") as work:
+        corpus = Path(work) / "corpus.jsonl"
+        corpus.write_text(
+            "".join(json.dumps({"id": f"i{n}", "sentence": s}) + "\n" for n, s in enumerate(items))
+        )
+        began = time.perf_counter()
+        run = subprocess.run(
+            [str(BEAM_PYTHON), "-m", "function.bulk", "--input", str(corpus), "--output", f"{work}/out",
+             "--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+            cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        seconds = time.perf_counter() - began
+    if run.returncode != 0 or f"results {len(items)}, dead letters 0" not in run.stdout:
+        raise RuntimeError(f"the bulk pipeline failed:\n{run.stdout[-2000:]}\n{run.stderr[-2000:]}")
+    return seconds
 
 
 def main() -> None:

@@ -94,3 +94,36 @@ resource "google_logging_metric" "variant_check_failures" {
 
   depends_on = [google_project_service.apis]
 }
+
+# The micro-batcher's queue as each HTTP request found it: "request" lines carry queue_depth,
+# the inputs already waiting for inference when the request's joined. Its high percentiles
+# show saturation before latency does (QUEUE_MAX_ITEMS is where requests get 503 overloaded).
+resource "google_logging_metric" "queue_depth" {
+  project         = var.project_id
+  name            = "${local.names.metric_prefix}_queue_depth"
+  description     = "Inputs waiting for inference when each HTTP request joined the queue (queue_depth of request log lines)."
+  value_extractor = "EXTRACT(jsonPayload.queue_depth)"
+  filter = join(" AND ", [
+    "resource.type=\"cloud_run_revision\"",
+    "resource.labels.service_name=\"${local.services.http.name}\"",
+    "jsonPayload.event=\"request\"",
+    "jsonPayload.queue_depth>=0",
+  ])
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "1"
+    display_name = "${var.service_name} queue depth"
+  }
+
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 16
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+
+  depends_on = [google_project_service.apis]
+}

@@ -82,3 +82,13 @@ output "dataflow_staging_bucket" {
   description = "Bucket for --temp_location and --staging_location (gs://NAME/tmp, gs://NAME/staging); empty without enable_dataflow."
   value       = var.enable_dataflow ? google_storage_bucket.dataflow_staging[0].name : ""
 }
+
+output "dashboard_metric_types" {
+  description = "The metric types the on-call dashboard charts (for checks; see dashboard.tf)."
+  value       = local.dashboard_metric_types
+}
+
+output "dashboard_id" {
+  description = "The on-call dashboard's resource id (open it in Cloud Monitoring > Dashboards)."
+  value       = google_monitoring_dashboard.on_call.id
+}

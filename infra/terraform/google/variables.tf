@@ -884,3 +884,113 @@ variable "dataflow_staging_days" {
     error_message = "dataflow_staging_days must lie between 1 and 365."
   }
 }
+
+# --- service level objectives (slo.tf) ---------------------------------------------------
+
+variable "enable_slos" {
+  description = "Create the SLOs (HTTP availability and latency, events freshness) and their fast-burn (page) and slow-burn (ticket) alerts."
+  type        = bool
+  default     = true
+}
+
+variable "slo_rolling_period_days" {
+  description = "The rolling period every SLO is measured over, in days."
+  type        = number
+  default     = 28
+
+  validation {
+    condition     = var.slo_rolling_period_days >= 1 && var.slo_rolling_period_days <= 30 && floor(var.slo_rolling_period_days) == var.slo_rolling_period_days
+    error_message = "slo_rolling_period_days must be a whole number of days from 1 to 30 (Cloud Monitoring's limit)."
+  }
+}
+
+variable "slo_availability_goal" {
+  description = "Share of HTTP API requests not answered 5xx (0.9 to 0.9999)."
+  type        = number
+  default     = 0.995
+
+  validation {
+    condition     = var.slo_availability_goal >= 0.9 && var.slo_availability_goal <= 0.9999
+    error_message = "slo_availability_goal must be from 0.9 to 0.9999."
+  }
+}
+
+variable "slo_latency_goal" {
+  description = "Share of HTTP API requests answered within slo_latency_threshold_ms (0.9 to 0.9999)."
+  type        = number
+  default     = 0.99
+
+  validation {
+    condition     = var.slo_latency_goal >= 0.9 && var.slo_latency_goal <= 0.9999
+    error_message = "slo_latency_goal must be from 0.9 to 0.9999."
+  }
+}
+
+variable "slo_latency_threshold_ms" {
+  description = "The latency SLO's threshold in milliseconds, as Cloud Run measures request latency (queueing included). Covers batches of up to max_batch_size sentences."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = var.slo_latency_threshold_ms >= 10 && var.slo_latency_threshold_ms <= 600000
+    error_message = "slo_latency_threshold_ms must be from 10 to 600000 milliseconds."
+  }
+}
+
+variable "slo_freshness_goal" {
+  description = "Share of 5-minute windows in which the oldest unacknowledged request message is younger than slo_oldest_unacked_seconds (0.9 to 0.9999)."
+  type        = number
+  default     = 0.99
+
+  validation {
+    condition     = var.slo_freshness_goal >= 0.9 && var.slo_freshness_goal <= 0.9999
+    error_message = "slo_freshness_goal must be from 0.9 to 0.9999."
+  }
+}
+
+variable "slo_oldest_unacked_seconds" {
+  description = "The freshness SLO's bound on the age of the oldest unacknowledged request message, in seconds."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.slo_oldest_unacked_seconds >= 10
+    error_message = "slo_oldest_unacked_seconds must be at least 10 seconds."
+  }
+}
+
+variable "slo_fast_burn" {
+  description = "The burn rate that pages, and its two windows in seconds (SRE workbook: 14.4x over 1 h and 5 min spends 2% of a 30-day budget)."
+  type = object({
+    rate                 = number
+    long_window_seconds  = number
+    short_window_seconds = number
+  })
+  default = { rate = 14.4, long_window_seconds = 3600, short_window_seconds = 300 }
+
+  validation {
+    condition     = var.slo_fast_burn.rate > 1 && var.slo_fast_burn.short_window_seconds >= 60 && var.slo_fast_burn.long_window_seconds > var.slo_fast_burn.short_window_seconds && var.slo_fast_burn.long_window_seconds <= 86400
+    error_message = "slo_fast_burn needs rate > 1, short_window_seconds >= 60, and long_window_seconds above it and at most a day."
+  }
+}
+
+variable "slo_slow_burn" {
+  description = "The burn rate that opens a ticket, and its two windows in seconds (SRE workbook: 6x over 6 h and 30 min spends 5% of a 30-day budget)."
+  type = object({
+    rate                 = number
+    long_window_seconds  = number
+    short_window_seconds = number
+  })
+  default = { rate = 6, long_window_seconds = 21600, short_window_seconds = 1800 }
+
+  validation {
+    condition     = var.slo_slow_burn.rate > 1 && var.slo_slow_burn.short_window_seconds >= 60 && var.slo_slow_burn.long_window_seconds > var.slo_slow_burn.short_window_seconds && var.slo_slow_burn.long_window_seconds <= 86400
+    error_message = "slo_slow_burn needs rate > 1, short_window_seconds >= 60, and long_window_seconds above it and at most a day."
+  }
+}
+
+variable "slo_ticket_channel_ids" {
+  description = "Notification channels for the slow-burn alerts (a ticket queue); empty: the same channels as every alert."
+  type        = list(string)
+  default     = []
+}

@@ -159,3 +159,53 @@ run "warns_when_alerts_reach_nobody" {
   }
   expect_failures = [check.alerts_reach_someone]
 }
+
+# --- SLOs (slo.tf) -------------------------------------------------------------------------
+
+run "rejects_an_slo_goal_of_one" {
+  command = plan
+  variables {
+    slo_availability_goal = 1
+  }
+  expect_failures = [var.slo_availability_goal]
+}
+
+run "rejects_a_latency_goal_below_ninety_percent" {
+  command = plan
+  variables {
+    slo_latency_goal = 0.5
+  }
+  expect_failures = [var.slo_latency_goal]
+}
+
+run "rejects_a_rolling_period_past_thirty_days" {
+  command = plan
+  variables {
+    slo_rolling_period_days = 31
+  }
+  expect_failures = [var.slo_rolling_period_days]
+}
+
+run "rejects_a_burn_rate_of_one_or_less" {
+  command = plan
+  variables {
+    slo_fast_burn = { rate = 1, long_window_seconds = 3600, short_window_seconds = 300 }
+  }
+  expect_failures = [var.slo_fast_burn]
+}
+
+run "rejects_a_short_window_longer_than_the_long_one" {
+  command = plan
+  variables {
+    slo_slow_burn = { rate = 6, long_window_seconds = 1800, short_window_seconds = 21600 }
+  }
+  expect_failures = [var.slo_slow_burn]
+}
+
+run "rejects_a_freshness_bound_under_ten_seconds" {
+  command = plan
+  variables {
+    slo_oldest_unacked_seconds = 5
+  }
+  expect_failures = [var.slo_oldest_unacked_seconds]
+}
