@@ -12,8 +12,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from function.api.errors import send_error
 
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
 
 def is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
@@ -21,11 +19,15 @@ def is_json(content_type: str) -> bool:
 
 
 class BodyGuardMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
-        self.app, self.limit = app, max_body_bytes
+    """Guards the routes that take a JSON body (`body_paths`, all POST); any other method or
+    path goes straight to routing, which answers 404 or 405 (a PUT on /health is a wrong
+    method, not a wrong media type)."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, body_paths: frozenset[str]) -> None:
+        self.app, self.limit, self.paths = app, max_body_bytes, body_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
             await self.app(scope, receive, send)
             return
         headers = {name.lower(): value.decode("latin-1") for name, value in scope.get("headers", ())}
