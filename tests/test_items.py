@@ -68,8 +68,8 @@ def test_a_message_item_of_the_wrong_shape_is_named_without_its_content(entry, m
 
 def test_both_forms_parse_and_an_item_without_id_gets_the_default() -> None:
     assert items.parse_item({"sentence": "s"}, "items[0]", "m:0") == ("m:0", items.SentenceItem("s"))
-    spans = {"id": "n1", "text": "t", "entities": [{"start": 0, "end": 1}, {"start": 2, "end": 3}]}
-    assert items.parse_item(spans, "items[1]", "m:1") == ("n1", items.SpansItem("t", ((0, 1), (2, 3))))
+    spans = {"id": "n1", "text": "t x", "entities": [{"start": 0, "end": 1}, {"start": 2, "end": 3}]}
+    assert items.parse_item(spans, "items[1]", "m:1") == ("n1", items.SpansItem("t x", ((0, 1), (2, 3))))
     with pytest.raises(InputError) as caught:
         items.parse_item({"text": "t", "entities": []}, "items[2]", "m:2")
     assert (caught.value.code, caught.value.message) == ("empty_batch", "items[2].entities is empty")

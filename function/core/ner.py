@@ -299,18 +299,18 @@ def read(entry: dict[str, Any], where: str) -> Entities:
     else:
         sources = _spacy(entry[SPACY], at(SPACY))
         field = at(f"{SPACY}.ents")
-    if wanted is not None:
-        kept = set(wanted)
-        sources = [source for source in sources if source.kinds() & kept]
     spans = []
-    for source in sources:
+    for source in sources:  # every entity is checked, the filtered-out ones too
         name = f"{field}[{source.index}]"
         start, end = to_code_points(text, (source.start, source.end), unit, where=name)
-        if (
-            source.tool_text is not None
-            and 0 <= start < end <= len(text)
-            and text[start:end] != source.tool_text
-        ):
+        if not 0 <= start < end <= len(text):
+            counted = "" if unit == CODE_POINT else f" in {unit} units, {start} and {end} in characters"
+            raise InputError(
+                "span_out_of_range",
+                f"{name} must satisfy 0 <= start < end <= {len(text)} (the text's length in "
+                f"characters); got start={source.start}, end={source.end}{counted}",
+            )
+        if source.tool_text is not None and text[start:end] != source.tool_text:
             raise InputError(
                 "entity_text_mismatch",
                 f"{name}: the text at its offsets is not the entity's own text (offsets counted in "
@@ -318,4 +318,7 @@ def read(entry: dict[str, Any], where: str) -> Entities:
                 "tool was given)",
             )
         spans.append((start, end))
+    if wanted is not None:
+        kept = [n for n, source in enumerate(sources) if source.kinds() & set(wanted)]
+        sources, spans = [sources[n] for n in kept], [spans[n] for n in kept]
     return Entities(text, tuple(sources), tuple(spans), field, unit, text_field)
