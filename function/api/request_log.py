@@ -24,6 +24,10 @@ from function.core.logs import PredictionTally, log_event
 log = logging.getLogger("function.request")
 
 
+CLIENT_CLOSED = 499
+CLIENT_CLOSED_BODY = b'{"error": {"code": "client_disconnected"}}'
+
+
 @dataclass
 class _Answer:
     """What the app sent back, as far as the log line needs it."""
@@ -72,6 +76,10 @@ class RequestLogMiddleware:
             escaped = error
             if not answer.started:
                 await send_error(send_and_watch, 500, "internal_error", "internal error; it has been logged")
+        if not answer.started and escaped is None:
+            # Nothing was sent and nothing failed: the caller went away first (a body that
+            # stopped mid-way). Logged as nginx's 499, not as a 500 of ours.
+            answer.status, answer.error_body = CLIENT_CLOSED, bytearray(CLIENT_CLOSED_BODY)
         self._log(scope, record, answer, time.perf_counter() - started, escaped)
 
     def _log(
