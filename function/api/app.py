@@ -16,6 +16,7 @@ from function import __version__
 from function.api.auth import AuthMiddleware
 from function.api.body_guard import BodyGuardMiddleware
 from function.api.errors import RETRY_AFTER_SECONDS, error_body, install_error_handlers
+from function.api.openapi_rules import publish_rules
 from function.api.request_log import RequestLogMiddleware
 from function.api.schemas import (
     BatchRequest,
@@ -112,8 +113,21 @@ def create_app(state: ServiceState) -> FastAPI:
         responses=ERRORS,
     )
     install_error_handlers(app, BODY_FIELDS)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            publish_rules(
+                FastAPI.openapi(app),
+                max_items=settings.max_batch_size,
+                allow_unmarked=settings.allow_unmarked,
+            )
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
     # Added innermost first: the request log wraps auth, which wraps the body guard.
-    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes, body_paths=frozenset(BODY_FIELDS)
+    )
     app.add_middleware(AuthMiddleware, keys=state.api_keys)
     app.add_middleware(RequestLogMiddleware, project_id=settings.project_id, labels=LABELS)
 

@@ -23,6 +23,7 @@ and `answer`: one definition, whatever the transport. Offsets count Unicode code
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,18 @@ SPAN_FIELDS = ("start", "end")
 MAX_ID_CHARS = 256
 MAX_REFERENCE_CHARS = 1024
 SUBJECT_TYPES, DOCUMENT_TYPES = ("Patient", "Group"), ("DocumentReference",)
+
+
+def reference_pattern(types: tuple[str, ...]) -> str:
+    """A FHIR reference to one of `types`: ``Type/ID``, an absolute URL ending in it, or
+    ``urn:uuid:UUID`` (the OpenAPI document publishes the same patterns)."""
+    return (
+        r"^(urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+        rf"|([a-z][a-z0-9+.\-]*://[\x21-\x7e]+/)?({'|'.join(types)})/[A-Za-z0-9.\-]{{1,64}})$"
+    )
+
+
+SUBJECT_REFERENCE, DOCUMENT_REFERENCE = reference_pattern(SUBJECT_TYPES), reference_pattern(DOCUMENT_TYPES)
 
 
 @dataclass(frozen=True)
@@ -192,14 +205,12 @@ def _reference(value: Any, where: str, types: tuple[str, ...]) -> str | None:
     """A FHIR reference: ``Type/id``, an absolute URL ending in ``Type/id``, or ``urn:uuid:``."""
     if value is None:
         return None
-    if isinstance(value, str) and 0 < len(value) <= MAX_REFERENCE_CHARS and value.isascii():
-        if value.startswith("urn:uuid:") and len(value) == 45:
-            return value
-        parts = value.split("/")
-        relative = value if "://" not in value else "/".join(parts[-2:])
-        kind, _, ident = relative.partition("/")
-        if kind in types and 0 < len(ident) <= 64 and all(c.isalnum() or c in "-." for c in ident):
-            return value
+    if (
+        isinstance(value, str)
+        and len(value) <= MAX_REFERENCE_CHARS
+        and re.fullmatch(reference_pattern(types), value)
+    ):
+        return value
     raise InputError(
         "wrong_shape",
         f"{where} must be a FHIR reference to a {' or '.join(types)} ({types[0]}/ID, an absolute URL "
