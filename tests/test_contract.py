@@ -330,6 +330,9 @@ def test_content_type_json_with_parameters_is_accepted_and_none_is_415(endpoint:
 def test_unknown_routes_and_methods(endpoint: Endpoint) -> None:
     assert_error(endpoint.get("/nope"), 404, "not_found")
     assert_error(endpoint.get("/predict"), 405, "method_not_allowed")
+    # Found by schemathesis: a body-less PUT met the JSON body check before routing (415).
+    assert_error(endpoint.request("PUT", "/health"), 405, "method_not_allowed")
+    assert_error(endpoint.request("PUT", "/predict", json={"sentence": SENTENCE}), 405, "method_not_allowed")
 
 
 # --- auth ----------------------------------------------------------------------------------
