@@ -2,6 +2,7 @@
 
     match files -> read lines (file, line number, the line whole)
       -> parse (JSON, the item contract)            -> dead letter when it can never succeed
+      -> reshuffle (lines of one file spread over every worker)
       -> RunInference(AssertionModelHandler)        -> dead letter when the item is invalid
       -> results as JSONL shards under PREFIX/results, dead letters under PREFIX/dead-letters
 
@@ -162,7 +163,10 @@ def build(
         | "Read lines" >> beam.ParDo(ReadLines()).with_outputs(DEAD, main="lines")
     )
     parsed = lines.lines | "Parse" >> beam.ParDo(ParseLine()).with_outputs(DEAD, main="items")
-    outcomes = parsed.items | "Classify" >> RunInference(AssertionModelHandler(settings))
+    # A fusion break: reading a file is one element, so without it every line of a file stays
+    # on the worker that opened it (one core of many). Spread, the lines reach every worker.
+    spread = parsed.items | "Spread" >> beam.Reshuffle()
+    outcomes = spread | "Classify" >> RunInference(AssertionModelHandler(settings))
     routed = outcomes | "Route" >> beam.ParDo(
         Route(bundle_type, settings.low_confidence_threshold)
     ).with_outputs(DEAD, main="results")
