@@ -102,6 +102,7 @@ def test_schemathesis_with_a_key_finds_nothing(server: ServedProcess, tmp_path: 
     )
     assert result.returncode == 0, result.stdout[-6000:]
     assert generated(result.stdout) >= 5 * 50, result.stdout[-2000:]
+    print(f"schemathesis with a key: {generated(result.stdout)} cases, {len(texts)} texts checked")
     assert texts, "the echo check ran and saw texts"
     logs = server.logs()
     assert not [text for text in texts if text.strip() in logs], "a request's text reached the log"
@@ -117,6 +118,7 @@ def test_schemathesis_without_a_key_gets_401_everywhere_but_health(
     result, _ = run_schemathesis(server, tmp_path, NO_KEY_CONFIG, str(schema), "--url", server.url)
     assert result.returncode == 0, result.stdout[-6000:]
     assert server.logs().count('"status": 401') - before >= 50
+    print(f"schemathesis without a key: {generated(result.stdout)} cases")
 
 
 def test_published_rules_let_generated_sentences_through(server: ServedProcess) -> None:
