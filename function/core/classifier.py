@@ -165,11 +165,11 @@ class AssertionClassifier:
         return self.prepare(items, where)
 
     def prepare_spans(
-        self, text: str, spans: Sequence[tuple[int, int]], *, field: str = "entities"
+        self, text: str, spans: Sequence[tuple[int, int]], *, where: Sequence[str], text_where: str = "text"
     ) -> Prepared:
-        """One text and concept offsets into it; the markers are written here, one input each."""
-        check_span_text(text, where="text")
-        where = [f"{field}[{index}]" for index in range(len(spans))]
+        """One text and concept offsets into it; the markers are written here, one input each.
+        `where` names each span in errors (``entities[0]``), `text_where` the text."""
+        check_span_text(text, where=text_where)
         items = [
             mark_entity(text, start, end, where=name) for (start, end), name in zip(spans, where, strict=True)
         ]

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 from function.core import ner
 from function.core.errors import InputError
-from function.core.markers import check_span_text, mark_entity
 
 if TYPE_CHECKING:
     from function.core.classifier import AssertionClassifier, Prediction, Prepared
@@ -115,13 +114,12 @@ def prepare(
         return classifier.prepare_sentences(
             [item.sentence], where=[_join(prefix, SENTENCE)], allow_unmarked=allow_unmarked
         )
-    check_span_text(item.text, where=_join(prefix, item.text_field))
-    names = [f"{_join(prefix, item.field)}[{source.index}]" for source in item.sources]
-    marked = [
-        mark_entity(item.text, start, end, where=name)
-        for (start, end), name in zip(item.spans, names, strict=True)
-    ]
-    return classifier.prepare(marked, names)
+    return classifier.prepare_spans(
+        item.text,
+        item.spans,
+        where=[f"{_join(prefix, item.field)}[{source.index}]" for source in item.sources],
+        text_where=_join(prefix, item.text_field),
+    )
 
 
 def answer(item: Item, predictions: Sequence[Prediction]) -> list[dict[str, object]]:

@@ -319,6 +319,7 @@ def read(entry: dict[str, Any], where: str) -> Entities:
             )
         spans.append((start, end))
     if wanted is not None:
-        kept = [n for n, source in enumerate(sources) if source.kinds() & set(wanted)]
+        kinds = set(wanted)
+        kept = [n for n, source in enumerate(sources) if source.kinds() & kinds]
         sources, spans = [sources[n] for n in kept], [spans[n] for n in kept]
     return Entities(text, tuple(sources), tuple(spans), field, unit, text_field)
