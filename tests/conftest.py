@@ -15,6 +15,8 @@ from tests.support.bake import TEST_MIN_AGREEMENT, run_bake
 from tests.support.endpoints import ENTRY_POINTS, Endpoint, HttpEndpoint, LambdaEndpoint
 from tests.support.keys import KEY_A, KEY_B
 from tests.support.models import build_bert_folder
+from tests.support.pubsub_emulator import PubSubEmulator
+from tests.support.pubsub_world import World
 from tests.support.references import OnnxReference, Reference
 from tests.support.servers import ServedProcess, functions_framework_server, lambda_process, stop_all
 
@@ -141,3 +143,16 @@ def endpoint(request: pytest.FixtureRequest, deployments: dict[str, Deployment])
 def open_endpoint(request: pytest.FixtureRequest, deployments: dict[str, Deployment]) -> Endpoint:
     """Every entry point on onnx int8, no keys, ALLOW_UNMARKED=true, small limits."""
     return deployments["open"].endpoint(request.param)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PubSubEmulator]:
+    """The real Pub/Sub emulator, one per module that asks for it."""
+    started = PubSubEmulator(tmp_path_factory.mktemp("emulator") / "emulator.log")
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def world(emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> World:
+    return World(emulator, monkeypatch)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -17,115 +16,12 @@ import httpx
 import pytest
 
 from tests.support.front_end import HoldingFrontEnd
-from tests.support.models import calibration_sentences, negex_rows
+from tests.support.models import calibration_sentences
 from tests.support.pubsub_emulator import PubSubEmulator, emulator_missing
+from tests.support.pubsub_world import PROJECT, World, check, expectations, valid_payloads
 from tests.support.servers import free_port, pubsub_server
 
-PROJECT = "test-project"
-LIMITS = {"MAX_BATCH_SIZE": "5", "MAX_BODY_BYTES": "4096"}
-
 pytestmark = pytest.mark.skipif(emulator_missing() is not None, reason=str(emulator_missing()))
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory):
-    started = PubSubEmulator(tmp_path_factory.mktemp("emulator") / "emulator.log")
-    yield started
-    started.stop()
-
-
-class World:
-    """Topics and subscriptions of one test, named uniquely, on the emulator."""
-
-    def __init__(self, emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulator.host)
-        from google.cloud import pubsub_v1
-
-        self.publisher = pubsub_v1.PublisherClient()
-        self.subscriber = pubsub_v1.SubscriberClient()
-        tag = uuid.uuid4().hex[:8]
-        self.topics = {
-            name: f"projects/{PROJECT}/topics/{name}-{tag}" for name in ("requests", "results", "errors")
-        }
-        self.pulls = {
-            name: f"projects/{PROJECT}/subscriptions/{name}-pull-{tag}" for name in ("results", "errors")
-        }
-        self.push = f"projects/{PROJECT}/subscriptions/push-{tag}"
-        for topic in self.topics.values():
-            self.publisher.create_topic(name=topic)
-        for name, subscription in self.pulls.items():
-            self.subscriber.create_subscription(name=subscription, topic=self.topics[name])
-
-    def env(self, emulator: PubSubEmulator, baked_model: Path) -> dict[str, str]:
-        return {
-            "MODEL_DIR": str(baked_model),
-            "GOOGLE_CLOUD_PROJECT": PROJECT,
-            "RESULTS_TOPIC": self.topics["results"].rsplit("/", 1)[1],  # a topic id
-            "ERRORS_TOPIC": self.topics["errors"],  # a full name
-            "PUBSUB_EMULATOR_HOST": emulator.host,
-            **LIMITS,
-        }
-
-    def push_to(self, url: str) -> None:
-        self.subscriber.create_subscription(
-            request={
-                "name": self.push,
-                "topic": self.topics["requests"],
-                "push_config": {"push_endpoint": url},
-                "ack_deadline_seconds": 20,
-                "retry_policy": {"minimum_backoff": {"seconds": 1}, "maximum_backoff": {"seconds": 5}},
-            }
-        )
-
-    def publish(self, payloads: list[bytes]) -> list[str]:
-        futures = [self.publisher.publish(self.topics["requests"], data, origin="test") for data in payloads]
-        return [future.result(30) for future in futures]
-
-    def drain(self, name: str, into: dict[str, list]) -> int:
-        response = self.subscriber.pull(subscription=self.pulls[name], max_messages=500, timeout=10)
-        if not response.received_messages:
-            return 0
-        for received in response.received_messages:
-            attributes = dict(received.message.attributes)
-            into[attributes["source_message_id"]].append((received.message.data, attributes))
-        self.subscriber.acknowledge(
-            subscription=self.pulls[name], ack_ids=[r.ack_id for r in response.received_messages]
-        )
-        return len(response.received_messages)
-
-    def collect(self, expected: int, results: dict, errors: dict, timeout: float = 240) -> None:
-        deadline = time.monotonic() + timeout
-        while len(results) + len(errors) < expected and time.monotonic() < deadline:
-            if not (self.drain("results", results) + self.drain("errors", errors)):
-                time.sleep(0.5)
-
-
-def valid_payloads(count: int) -> list[tuple[bytes, list[str]]]:
-    """(payload, item ids or None for default ids) of every valid kind."""
-    sentences = [s for s in calibration_sentences() if len(s) < 300]
-    rows = [r for r in negex_rows() if len(r["text"]) < 400] or [
-        {"text": "No fever, possible rash.", "start": 3, "end": 8}
-    ]
-    out = []
-    for n in range(count):
-        kind = n % 3
-        if kind == 0:
-            out.append(({"id": f"s-{n}", "sentence": sentences[n % len(sentences)]}, [f"s-{n}"]))
-        elif kind == 1:
-            out.append(([{"sentence": sentences[(n + k) % len(sentences)]} for k in range(1 + n % 3)], None))
-        else:
-            row = rows[n % len(rows)]
-            out.append(
-                (
-                    {
-                        "id": f"t-{n}",
-                        "text": row["text"],
-                        "entities": [{"start": row["start"], "end": row["end"]}],
-                    },
-                    [f"t-{n}"],
-                )
-            )
-    return [(json.dumps(body).encode(), ids) for body, ids in out]
 
 
 MALFORMED = [
@@ -142,35 +38,6 @@ MALFORMED = [
 ]
 
 
-def check(
-    valid: dict[str, list[str] | None],
-    sizes: dict[str, int],
-    malformed: dict[str, tuple[bytes, str]],
-    results: dict,
-    errors: dict,
-) -> None:
-    missing = [m for m in valid if m not in results] + [m for m in malformed if m not in errors]
-    assert not missing, f"{len(missing)} messages have no outcome"
-    for message_id, ids in valid.items():
-        bodies = {data for data, _ in results[message_id]}
-        assert len(bodies) == 1, "a redelivered message must give the same body"
-        body = json.loads(bodies.pop())
-        assert body["source_message_id"] == message_id
-        got = [item["id"] for item in body["items"]]
-        assert got == (ids or [f"{message_id}:{n}" for n in range(sizes[message_id])])
-        assert all(len(item["predictions"]) == 1 for item in body["items"])
-        assert message_id not in errors
-    for message_id, (payload, code) in malformed.items():
-        (data, attributes), *_ = errors[message_id]
-        assert data == payload and attributes["error_code"] == code and attributes["origin"] == "test"
-        assert message_id not in results
-
-
-@pytest.fixture
-def world(emulator: PubSubEmulator, monkeypatch: pytest.MonkeyPatch) -> World:
-    return World(emulator, monkeypatch)
-
-
 @pytest.fixture
 def served(world: World, emulator: PubSubEmulator, baked_model: Path, tmp_path: Path):
     """The function serving this test's topics, ready to take pushes."""
@@ -180,15 +47,6 @@ def served(world: World, emulator: PubSubEmulator, baked_model: Path, tmp_path: 
         yield server
     finally:
         server.stop()
-
-
-def expectations(ids: list[str], valid: list[tuple[bytes, list[str] | None]]) -> tuple[dict, dict]:
-    """Per message id: the item ids its result must carry (None: defaults), and its size."""
-    pairs = list(zip(ids, valid, strict=False))
-    return (
-        {mid: item_ids for mid, (_, item_ids) in pairs},
-        {mid: len(json.loads(data)) if data.startswith(b"[") else 1 for mid, (data, _) in pairs},
-    )
 
 
 def test_every_message_ends_on_the_results_or_the_errors_topic(world: World, served) -> None:

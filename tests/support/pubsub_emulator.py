@@ -51,8 +51,17 @@ class PubSubEmulator:
         self.stop()
         raise RuntimeError(f"the emulator did not start: {log_path.read_text()[-2000:]}")
 
+    def freeze(self) -> None:
+        """Stop the emulator dead (SIGSTOP to gcloud and its Java child): connections stay open,
+        nothing answers, as a service that hangs."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         try:
+            self.thaw()
             os.killpg(self.process.pid, signal.SIGTERM)
             self.process.wait(15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
