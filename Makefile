@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)
 # Checkers kept out of the runtime venv (their pins clash with ours): found when installed.
 export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
-.PHONY: help venv beam-venv bulk lock-beam tools bake serve serve-pubsub serve-demo demo-model test image-test bench lint format lock tf-check clean
+.PHONY: help venv beam-venv bulk lock-beam tools bake serve serve-pubsub serve-demo demo-model test image-test bench soak lint format lock tf-check clean
 
 help:
 	@echo "make serve        serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
@@ -28,6 +28,7 @@ help:
 	@echo "make beam-venv    create $(BEAM_VENV), the bulk adapter's environment (requirements-beam.txt)"
 	@echo "make image-test   build both images with podman and run them (BASE_IMAGE=... to skip building a base)"
 	@echo "make bench        measure cold start, latency, throughput and memory against the naive baseline (bench/results.md)"
+	@echo "make soak         the int8 service at concurrency 64 for 10 minutes: 0 errors, p99 and memory stable (SOAK_ARGS=...)"
 	@echo "make bake         bake MODEL_ID@MODEL_REVISION (or FROM_DIR=... [REVISION=...]) into BAKED_DIR"
 	@echo "make lint         ruff (check and format), mypy, and the import contracts between the rooms"
 	@echo "make format       ruff format and autofix"
@@ -100,6 +101,11 @@ image-test: venv
 bench: venv
 	@$(MAKE) --no-print-directory beam-venv || echo "the Beam environment could not be installed: the bulk measurement will be skipped"
 	BEAM_PYTHON=$(CURDIR)/$(BEAM_VENV)/bin/python $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Ten minutes of steady load on one int8 server (wrk): exits 1 when a criterion is missed, 2
+# when it could not run. Figures in bench/soak.json and bench/results.md.
+soak: venv
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
 
 # The rules between the rooms are checked here, not only written down: ruff, mypy on the
 # run-time and build-time packages, and the import contracts of pyproject.toml

@@ -40,6 +40,7 @@ from bench.measure import (
 )
 from bench.model import baked_bench_model
 from bench.pubsub import messages_per_second
+from bench.soak import saved_soak_lines
 from function.core.cpus import cpu_features
 from function.core.model_folder import COMMON_FILES, ModelFolder
 from model_bake.agreement import calibration_sentences
@@ -239,6 +240,7 @@ def write(results: dict) -> None:
         *check_lines(results),
         *pubsub_lines(results.get("pubsub") or []),
         *bulk_lines(results.get("bulk")),
+        *saved_soak_lines(),
         "Cold start: process start to the first 200 from `/predict`, with the page cache warm, and "
         "after dropping it (`/proc/sys/vm/drop_caches`, as root; what the first start after a deploy "
         "sees: every library and weight file read from disk). Peak RSS: the "
