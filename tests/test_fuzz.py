@@ -27,7 +27,7 @@ from tests.support.keys import KEY_A
 from tests.support.servers import ROOT, ServedProcess, functions_framework_server
 
 MAX_BODY = 4096
-EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "150")
+EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "400")
 SEED = os.environ.get("FUZZ_SEED", "20261201")
 # What JSON Schema cannot say about these two routes (a span inside its text, start < end, a
 # tool's own output shape): schema-valid data is often rightly refused, so the check that
