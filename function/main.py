@@ -35,8 +35,10 @@ from cloudevents.http import CloudEvent
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+from werkzeug.exceptions import InternalServerError
 
 from function.api.app import create_app
+from function.core.messages import RetryLater
 from function.events import pubsub
 from function.startup.service import refuse, start_service
 
@@ -65,5 +67,10 @@ async def predict_http(request: Request) -> Response:
 
 @functions_framework.cloud_event
 def predict_pubsub(cloud_event: CloudEvent) -> None:
-    """Returning acknowledges the message; `RetryLater` (raised) has Pub/Sub redeliver it."""
-    pubsub_messages.handle(pubsub.envelope(cloud_event))
+    """Returning acknowledges the message; a 500 has Pub/Sub redeliver it. The message's log
+    line already says why (outcome "retry", error_code, cause): the 500 goes out as an HTTP
+    error, not as an unhandled exception whose traceback would be logged at every redelivery."""
+    try:
+        pubsub_messages.handle(pubsub.envelope(cloud_event))
+    except RetryLater as retry:
+        raise InternalServerError(str(retry)) from None

@@ -191,6 +191,8 @@ def test_a_results_topic_refusing_publishes_dead_letters_every_message(
     retries = [line for line in logs.splitlines() if '"error_code": "results_publish_failed"' in line]
     assert len(retries) >= 5 * len(ids), "each message must be refused five times before it is moved"
     assert '"outcome": "published"' not in logs
+    assert all('"cause": "NotFound"' in line for line in retries)  # the class, for on-call
+    assert "Traceback" not in logs  # a redelivery is a log line of ours, not an ERROR traceback
     errors: dict[str, list] = defaultdict(list)
     assert world.drain("errors", errors) == 0  # a publish failure is not the sender's error
 

@@ -38,7 +38,12 @@ FORMAT, BUNDLE_TYPE = "format", "bundle_type"  # message attributes: how the res
 
 
 class RetryLater(RuntimeError):
-    """Do not acknowledge: the message should be delivered again."""
+    """Do not acknowledge: the message should be delivered again. `cause` names the failure's
+    class (e.g. NotFound, TimeoutError) for the log line; never a message, which may quote data."""
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,8 @@ class MessageProcessor:
         except InputError as error:
             try:
                 self._reject(envelope, error)
-            except RetryLater:
-                self._log(envelope, "retry", started, error_code="errors_publish_failed")
+            except RetryLater as retry:
+                self._log(envelope, "retry", started, error_code="errors_publish_failed", cause=retry.cause)
                 raise
             self._log(envelope, "rejected", started, error_code=error.code)
             return Outcome("rejected", error_code=error.code)
@@ -149,8 +154,9 @@ class MessageProcessor:
         try:
             self._sink().publish_result(body, attributes)
         except Exception as error:  # noqa: BLE001 (any transport failure: redeliver, lose nothing)
-            self._log(envelope, "retry", started, error_code="results_publish_failed")
-            raise RetryLater(f"the result was not published: {type(error).__name__}") from None
+            cause = type(error).__name__
+            self._log(envelope, "retry", started, error_code="results_publish_failed", cause=cause)
+            raise RetryLater(f"the result was not published: {cause}", cause) from None
         self._log(envelope, "published", started, predictions=predictions)
         return Outcome("published", item_count=len(predictions))
 
@@ -248,7 +254,8 @@ class MessageProcessor:
         try:
             self._sink().publish_error(envelope.data, attributes)
         except Exception as failure:  # noqa: BLE001 (not parked yet: redeliver, lose nothing)
-            raise RetryLater(f"the rejected message was not published: {type(failure).__name__}") from None
+            cause = type(failure).__name__
+            raise RetryLater(f"the rejected message was not published: {cause}", cause) from None
 
     def _log(
         self,
@@ -258,6 +265,7 @@ class MessageProcessor:
         *,
         predictions: Sequence[Prediction] = (),
         error_code: str = "",
+        cause: str = "",
     ) -> None:
         tally = PredictionTally()
         tally.add(predictions, self.low_confidence_threshold)
@@ -272,5 +280,7 @@ class MessageProcessor:
         }
         if error_code:
             fields["error_code"] = error_code
+        if cause:
+            fields["cause"] = cause
         level = logging.INFO if outcome == "published" else logging.WARNING
         log_event(log, level, f"{self.source} message {outcome}", **fields)
