@@ -6,9 +6,14 @@ SIGTERM and a restart in the middle of the stream."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -136,3 +141,40 @@ def test_serving_pubsub_without_its_topics_refuses_to_start(baked_model: Path, t
         {"MODEL_DIR": str(baked_model), "GOOGLE_CLOUD_PROJECT": PROJECT}, tmp_path / "ff.log"
     )
     server.refuses_to_start("predict_pubsub needs RESULTS_TOPIC, ERRORS_TOPIC", timeout=60)
+
+
+def test_the_local_stacks_setup_job_refuses_real_pubsub() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PUBSUB_EMULATOR_HOST"}
+    run = subprocess.run(
+        [sys.executable, "-m", "function.events.emulator_setup"], env=env, capture_output=True, text=True
+    )
+    assert run.returncode != 0
+    assert "PUBSUB_EMULATOR_HOST is not set" in run.stderr
+
+
+def test_the_local_stacks_setup_job_creates_what_compose_needs_twice_over(emulator: PubSubEmulator) -> None:
+    """python -m function.events.emulator_setup (compose.yaml's one-shot job) against the real
+    emulator: topics, the push subscription with its dead-letter policy, the pull subscriptions;
+    a second run finds them and succeeds (compose may run it again)."""
+    project = f"setup-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "PUBSUB_EMULATOR_HOST": emulator.host, "GOOGLE_CLOUD_PROJECT": project,
+           "PUSH_ENDPOINT": "http://127.0.0.1:9/"}  # fmt: skip
+    for attempt in ("created", "found"):
+        run = subprocess.run(
+            [sys.executable, "-m", "function.events.emulator_setup"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert run.stdout.count(f"emulator_setup: {attempt}") == 8  # 4 topics, 4 subscriptions
+    base = f"http://{emulator.host}/v1/projects/{project}"
+    topics = {t["name"].rsplit("/", 1)[1] for t in httpx.get(f"{base}/topics").json()["topics"]}
+    assert topics == {"assertion-requests", "assertion-results", "assertion-errors", "assertion-dead-letter"}
+    push = httpx.get(f"{base}/subscriptions/assertion-requests-push").json()
+    assert push["pushConfig"]["pushEndpoint"] == "http://127.0.0.1:9/"
+    assert push["deadLetterPolicy"]["maxDeliveryAttempts"] == 5
+    # The README's recipe: publish with curl's request, read back from a pull subscription.
+    data = base64.b64encode(b'{"id": "s1", "sentence": "Denies [entity] fever [entity]."}').decode()
+    published = httpx.post(f"{base}/topics/assertion-results:publish", json={"messages": [{"data": data}]})
+    assert published.status_code == 200
+    pulled = httpx.post(f"{base}/subscriptions/assertion-results-pull:pull", json={"maxMessages": 10}).json()
+    assert [m["message"]["data"] for m in pulled["receivedMessages"]] == [data]

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.support.images import base_image, build, build_context, image_size_mb, podman, podman_missing
+from tests.support.images import REPORT, podman, podman_missing
 from tests.support.lambda_events import build_event
 from tests.support.lambda_runtime_api import RuntimeApi
-from tests.support.models import build_bert_folder
-from tests.support.servers import ROOT, free_port
+from tests.support.servers import free_port
 from tests.support.sqs import AWS, moto_sqs
 from tests.support.sqs import record as sqs_record
 
@@ -29,26 +27,6 @@ pytestmark = [
 ]
 KEY = "image-test-key-0123456789"
 SENTENCE = "Patient denies [entity] chest pain [entity]."
-REPORT = ROOT / ".image-test" / "report.json"
-
-
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    work = tmp_path_factory.mktemp("image")
-    context = build_context(work, build_bert_folder(work / "model-source"))
-    base = base_image(work)
-    tags = {"runtime": f"localhost/assertion:test-{uuid.uuid4().hex[:6]}"}
-    tags["lambda"] = tags["runtime"] + "-lambda"
-    tags["bulk"] = tags["runtime"] + "-bulk"
-    report = {"base_image": base, "build_seconds": {}, "size_mb": {}}
-    for target, tag in tags.items():
-        report["build_seconds"][target] = round(build(context, base, target, tag), 1)
-        report["size_mb"][target] = round(image_size_mb(tag))
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
-    yield tags
-    for tag in tags.values():
-        podman("rmi", "-f", tag, check=False)
 
 
 def record(**fields: object) -> None:

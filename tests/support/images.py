@@ -18,6 +18,8 @@ from pathlib import Path
 
 from tests.support.servers import ROOT
 
+# Sizes and build times the image tests measured (the README shows them).
+REPORT = ROOT / ".image-test" / "report.json"
 CONTAINERS_CONF = ROOT.parent / "shared" / "tools" / "containers" / "containers.conf"
 BASE_TAG = "localhost/assertion-base:bookworm"
 CONTEXT_FILES = (
