@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -10,13 +11,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from tests.support.servers import free_port
+from tests.support.servers import child_pids, free_port
 
 
 @dataclass
@@ -103,35 +104,36 @@ def throughput(server: Server, sentences: Sequence[str], concurrency: int, secon
     return _python_throughput(server, sentences, concurrency)
 
 
-def _wrk_throughput(server: Server, sentences: Sequence[str], concurrency: int, seconds: float) -> float:
+@contextlib.contextmanager
+def wrk_bodies(sentences: Sequence[str]) -> Iterator[str]:
+    """A file of request bodies, one JSON line per sentence, for bench/wrk_post.lua."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as bodies:
         for sentence in sentences:
             bodies.write(json.dumps({"sentence": sentence}) + "\n")
     try:
-        result = subprocess.run(
-            [
-                "wrk",
-                "-t1",
-                f"-c{concurrency}",
-                f"-d{seconds:.0f}s",
-                "--timeout",
-                "60s",
-                "-s",
-                str(WRK_SCRIPT),
-                server.url,
-            ],
-            env={**os.environ, "BODIES": bodies.name},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        yield bodies.name
     finally:
         os.unlink(bodies.name)
-    if "Non-2xx" in result.stdout or "Socket errors" in result.stdout:
-        raise RuntimeError(f"wrk saw failed requests:\n{result.stdout}")
-    match = re.search(r"Requests/sec:\s+([0-9.]+)", result.stdout)
+
+
+def run_wrk(server: Server, bodies: str, concurrency: int, seconds: float, *, timeout: str = "60s",
+            latency: bool = False) -> str:  # fmt: skip
+    """One wrk run POSTing the bodies in turn to /predict; its report."""
+    return subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "--timeout", timeout,
+         *(["--latency"] if latency else []), "-s", str(WRK_SCRIPT), server.url],
+        env={**os.environ, "BODIES": bodies}, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def _wrk_throughput(server: Server, sentences: Sequence[str], concurrency: int, seconds: float) -> float:
+    with wrk_bodies(sentences) as bodies:
+        report = run_wrk(server, bodies, concurrency, seconds)
+    if "Non-2xx" in report or "Socket errors" in report:
+        raise RuntimeError(f"wrk saw failed requests:\n{report}")
+    match = re.search(r"Requests/sec:\s+([0-9.]+)", report)
     if match is None:
-        raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}")
+        raise RuntimeError(f"cannot read wrk's output:\n{report}")
     return float(match.group(1))
 
 
@@ -158,16 +160,18 @@ def _python_throughput(server: Server, sentences: Sequence[str], concurrency: in
 def worker_peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of the process that serves, in MB: the worker when `pid`
     is a pre-forking master (gunicorn), else `pid` itself."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    serving = [int(child) for child in children] or [pid]
-    return max(_vm_hwm_kb(task) for task in serving) / 1024
+    serving = child_pids(pid) or [pid]
+    return max(memory_kb(task).get("VmHWM", 0) for task in serving) / 1024
 
 
-def _vm_hwm_kb(pid: int) -> int:
+def memory_kb(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of a process, in kB."""
+    found = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0])
+    return found
 
 
 def percentile(values: Sequence[float], q: float) -> float:

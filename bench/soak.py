@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.measure import WRK_SCRIPT, first_answer, start
+from bench.measure import first_answer, memory_kb, run_wrk, start, wrk_bodies
 from tests.support.models import marked_negex_sentences
-from tests.support.servers import http_target_command
+from tests.support.servers import child_pids, http_target_command
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results.md"
@@ -63,59 +60,40 @@ def parse_wrk(output: str) -> dict:
     }
 
 
-def memory_kb(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of a process, in kB."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            found[key] = int(value.split()[0])
-    return found
-
-
 def serving_pid(master: int) -> int:
     """gunicorn's worker: the process that serves and holds the model."""
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    children = child_pids(master)
     if len(children) != 1:
         raise RuntimeError(f"expected one worker under {master}, found {children}")
-    return int(children[0])
+    return children[0]
 
 
 def soak(model: Path, minutes: float, window: float, concurrency: int, texts: list[str]) -> dict:
     env = {"PYTHONPATH": str(ROOT), "MODEL_DIR": str(model), "BACKEND": "onnx", "PRECISION": "int8"}
     server = start(http_target_command(), env, ROOT)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as bodies:
-        for text in texts:
-            bodies.write(json.dumps({"sentence": text}) + "\n")
     windows = []
     try:
         cold_start = first_answer(server, texts[0])
         worker = serving_pid(server.process.pid)
         count = max(2, round(minutes * 60 / window))
-        for index in range(count):
-            result = subprocess.run(
-                ["wrk", "-t1", f"-c{concurrency}", f"-d{window:.0f}s", "--timeout", "30s", "--latency",
-                 "-s", str(WRK_SCRIPT), server.url],
-                env={**os.environ, "BODIES": bodies.name}, capture_output=True, text=True, check=True,
-            )  # fmt: skip
-            row = parse_wrk(result.stdout)
-            alive = server.process.poll() is None and Path(f"/proc/{worker}").exists()
-            row.update(memory_kb(worker) if alive else {"VmRSS": 0, "VmHWM": 0})
-            row["worker_alive"] = alive
-            row["window"] = index + 1
-            windows.append(row)
-            print(
-                f"  window {index + 1}/{count}: {row['requests'] / window:.1f} req/s, "
-                f"errors {row['errors']}, p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, "
-                f"RSS {row['VmRSS'] / 1024:.0f} MB, "
-                f"peak {row['VmHWM'] / 1024:.0f} MB",
-                flush=True,
-            )
-            if not alive:
-                break
+        with wrk_bodies(texts) as bodies:
+            for index in range(count):
+                row = parse_wrk(run_wrk(server, bodies, concurrency, window, timeout="30s", latency=True))
+                alive = server.process.poll() is None and Path(f"/proc/{worker}").exists()
+                row.update(memory_kb(worker) if alive else {"VmRSS": 0, "VmHWM": 0})
+                row["worker_alive"] = alive
+                row["window"] = index + 1
+                windows.append(row)
+                print(
+                    f"  window {index + 1}/{count}: {row['requests'] / window:.1f} req/s, "
+                    f"errors {row['errors']}, p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, "
+                    f"RSS {row['VmRSS'] / 1024:.0f} MB, peak {row['VmHWM'] / 1024:.0f} MB",
+                    flush=True,
+                )
+                if not alive:
+                    break
     finally:
         server.stop()
-        os.unlink(bodies.name)
     return judge(windows, cold_start, window, concurrency)
 
 

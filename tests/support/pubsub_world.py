@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,30 +91,17 @@ class World:
         return [future.result(30) for future in futures]
 
     def drain(self, name: str, into: dict[str, list]) -> int:
-        response = self.subscriber.pull(subscription=self.pulls[name], max_messages=500, timeout=10)
-        if not response.received_messages:
-            return 0
-        for received in response.received_messages:
-            attributes = dict(received.message.attributes)
-            into[attributes["source_message_id"]].append((received.message.data, attributes))
-        self.subscriber.acknowledge(
-            subscription=self.pulls[name], ack_ids=[r.ack_id for r in response.received_messages]
-        )
-        return len(response.received_messages)
+        return drain(self.subscriber, self.pulls[name], into)
 
     def dead_letters(self, expected: int, timeout: float = 180) -> list[tuple[bytes, dict[str, str]]]:
         """The messages on the dead-letter topic (their payload and attributes as published)."""
         found: list[tuple[bytes, dict[str, str]]] = []
         deadline = time.monotonic() + timeout
         while len(found) < expected and time.monotonic() < deadline:
-            response = self.subscriber.pull(subscription=self.pulls["dead"], max_messages=500, timeout=10)
-            if not response.received_messages:
+            received = pull_and_ack(self.subscriber, self.pulls["dead"])
+            if not received:
                 time.sleep(0.5)
-                continue
-            found += [(r.message.data, dict(r.message.attributes)) for r in response.received_messages]
-            self.subscriber.acknowledge(
-                subscription=self.pulls["dead"], ack_ids=[r.ack_id for r in response.received_messages]
-            )
+            found += [(message.data, dict(message.attributes)) for message in received]
         return found
 
     def collect(self, expected: int, results: dict, errors: dict, timeout: float = 240) -> None:
@@ -120,6 +109,48 @@ class World:
         while len(results) + len(errors) < expected and time.monotonic() < deadline:
             if not (self.drain("results", results) + self.drain("errors", errors)):
                 time.sleep(0.5)
+
+
+def pull_and_ack(subscriber: Any, subscription: str) -> list[Any]:
+    """One pull of up to 500 messages, acknowledged; the messages."""
+    response = subscriber.pull(subscription=subscription, max_messages=500, timeout=10)
+    if response.received_messages:
+        subscriber.acknowledge(
+            subscription=subscription, ack_ids=[r.ack_id for r in response.received_messages]
+        )
+    return [received.message for received in response.received_messages]
+
+
+def drain(subscriber: Any, subscription: str, into: dict[str, list]) -> int:
+    """Pull the function's answers, keyed by the message they answer (`source_message_id`)."""
+    messages = pull_and_ack(subscriber, subscription)
+    for message in messages:
+        attributes = dict(message.attributes)
+        into[attributes["source_message_id"]].append((message.data, attributes))
+    return len(messages)
+
+
+def sentence_messages(count: int, per_message: int = 5) -> list[tuple[bytes, None]]:
+    """Messages of `per_message` marked sentences each, with default item ids: enough work a
+    message that a stream is still flowing when a fault or a SIGTERM comes."""
+    sentences = [s for s in calibration_sentences() if len(s) < 300]
+    return [
+        (
+            json.dumps(
+                [{"sentence": sentences[(n + k) % len(sentences)]} for k in range(per_message)]
+            ).encode(),
+            None,
+        )
+        for n in range(count)
+    ]
+
+
+def assert_no_text_in(logs: str, messages: Sequence[tuple[bytes, object]]) -> None:
+    """None of these messages' texts (sentences or span texts) is in the logs."""
+    for data, _ in messages:
+        body = json.loads(data)
+        for item in body if isinstance(body, list) else [body]:
+            assert (item.get("sentence") or item["text"]) not in logs
 
 
 def valid_payloads(count: int) -> list[tuple[bytes, list[str]]]:

@@ -35,6 +35,11 @@ def stop_all() -> int:
     return len(running)
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process: gunicorn's workers under a Functions Framework master."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

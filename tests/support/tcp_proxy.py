@@ -22,7 +22,6 @@ class CuttableProxy:
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
-        self.cuts = 0
 
     @property
     def host(self) -> str:
@@ -45,7 +44,6 @@ class CuttableProxy:
         with self._lock:
             listener, self._listener = self._listener, None
             open_sockets, self._sockets = self._sockets, set()
-            self.cuts += 1
         if listener is not None:
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
