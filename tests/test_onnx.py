@@ -8,14 +8,18 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from function.core.classifier import AssertionClassifier
+from function.core.cpus import cpu_features
 from function.core.errors import ModelFolderError
 from function.core.markers import MarkedText
 from function.core.model_folder import ModelFolder
+from model_bake import int8_recipes
 from tests.support.bake import run_bake
 from tests.support.models import build_bert_folder, calibration_sentences
 from tests.support.references import OnnxReference, Reference
@@ -68,6 +72,48 @@ def test_onnx_fp32_equals_the_pipeline(baked_model: Path, reference: Reference, 
             assert prediction.scores == pytest.approx(raw.scores(text), abs=1e-5)
     finally:
         classifier.close()
+
+
+def test_the_int8_graph_ships_as_onnxruntime_optimizes_it_and_answers_the_same_bits(
+    baked_model: Path, tmp_path: Path
+) -> None:
+    """The bake saves the quantizer's graph optimized (fusions, and on x86 the weights
+    rewritten for the exact kernels), so a start skips that work: the shipped graph answers
+    exactly what the quantizer's own graph answers under the recipe's settings, and the
+    manifest says what it holds."""
+    import onnx
+    import onnxruntime as ort
+
+    entry = ModelFolder.open(baked_model).manifest.variants["onnx-int8"]
+    recipe = next(r for r in int8_recipes.RECIPES if r.name == entry.recipe["name"])
+    raw = tmp_path / "quantized.onnx"
+    int8_recipes.quantize_only(baked_model / "model.onnx", raw, recipe)
+
+    def session(path: Path):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        for key, value in entry.recipe["session_config"].items():
+            options.add_session_config_entry(key, value)
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    shipped = onnx.load(str(baked_model / "model.int8.onnx")).graph
+    kinds = Counter(tensor.data_type for tensor in shipped.initializer)
+    assert entry.recipe["optimized_at_bake"]["level"] == "extended"
+    assert entry.recipe["optimized_at_bake"]["int8_tensors"] == kinds[onnx.TensorProto.INT8]
+    assert entry.recipe["optimized_at_bake"]["uint8_tensors"] == kinds[onnx.TensorProto.UINT8]
+    ops = Counter(node.op_type for node in shipped.node)
+    assert ops["DynamicQuantizeMatMul"] > 0 and ops["MatMulInteger"] == 0, ops
+    if cpu_features().kind in {"x86_64 AVX2, no VNNI", "x86_64 AVX-512, no VNNI"}:
+        assert kinds[onnx.TensorProto.INT8] == 0  # every weight rewritten for the exact kernels
+
+    rng = np.random.default_rng(13)
+    vocab = json.loads((baked_model / "config.json").read_text())["vocab_size"]
+    ids = rng.integers(5, vocab, size=(4, 24), dtype=np.int64)
+    mask = np.ones_like(ids)
+    mask[1, 16:] = 0
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    expected = session(raw).run(["logits"], feeds)[0]
+    assert np.array_equal(session(baked_model / "model.int8.onnx").run(["logits"], feeds)[0], expected)
 
 
 def test_int8_alone_equals_onnxruntime_on_the_same_graph(

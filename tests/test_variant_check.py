@@ -16,6 +16,7 @@ from function.core.cpus import cpu_features
 from function.core.errors import ModelFolderError
 from function.core.model_folder import MANIFEST_NAME, ModelFolder
 from function.core.variant_check import CheckFailed, CheckSet, check_here, judge, load_checked
+from model_bake import int8_recipes
 from model_bake.check_set import CHECK_SIZE, MARGIN_FLOOR, margins
 from tests.support.servers import functions_framework_server, lambda_process
 
@@ -184,9 +185,19 @@ SATURATING = cpu_features().kind in {"x86_64 AVX2, no VNNI", "x86_64 AVX-512, no
 )
 def test_saturating_int8_kernels_fail_the_check(baked_copy: Path) -> None:
     """The fault this check exists for, for real: the int8 graph run with ONNX Runtime's fast
-    u8s8 kernels (the recipe's exact-kernel setting removed), whose 16-bit intermediate sums
-    saturate on this CPU, answers other numbers than the bake judged; the check sees it."""
-    edit_manifest(baked_copy, lambda m: m["variants"]["onnx-int8"]["recipe"].update(session_config={}))
+    u8s8 kernels, whose 16-bit intermediate sums saturate on this CPU, answers other numbers
+    than the bake judged; the check sees it. The bake ships weights already rewritten for the
+    exact kernels, so the fault is rebuilt here: the quantizer's own int8 weights, run without
+    the recipe's exact-kernel setting."""
+    path = baked_copy / "model.int8.onnx"
+    recipe = next(r for r in int8_recipes.RECIPES if r.name == "dynamic-per-channel")
+    int8_recipes.quantize_only(baked_copy / "model.onnx", path, recipe)
+
+    def saturating(manifest: dict) -> None:
+        manifest["variants"]["onnx-int8"]["recipe"].update(session_config={})
+        manifest["files"]["model.int8.onnx"]["size"] = path.stat().st_size
+
+    edit_manifest(baked_copy, saturating)
     folder = ModelFolder.open(baked_copy)
     checked = load_checked(folder, folder.candidates("onnx", "auto"))
     try:
