@@ -53,6 +53,7 @@ def start(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Server:
 
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def can_drop_page_cache() -> bool:
@@ -172,6 +173,33 @@ def memory_kb(pid: int) -> dict[str, int]:
         if key in ("VmRSS", "VmHWM"):
             found[key] = int(value.split()[0])
     return found
+
+
+def thread_ticks(pid: int) -> dict[int, int]:
+    """utime + stime of every thread of a process, in clock ticks."""
+    ticks = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended
+            continue
+        ticks[int(tid)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def wait_until_idle(pid: int, timeout: float = 120.0) -> None:
+    """Until the worker spends under 5 % of a core for half a second: the requests wrk
+    abandoned when a run ended are still computed (nobody reads their answers) and would
+    count against the next window."""
+    deadline = time.monotonic() + timeout
+    before = sum(thread_ticks(pid).values())
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = sum(thread_ticks(pid).values())
+        if now - before < 0.05 * 0.5 * TICK:
+            return
+        before = now
+    raise RuntimeError(f"process {pid} did not become idle within {timeout:.0f} s")
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -5,6 +5,7 @@ answers mean nothing."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -58,20 +59,14 @@ def baked_bench_model(work: Path) -> Path:
             init_range=0.02,
             head_scale=1.0,
         )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model_bake",
-            "--from-dir",
-            str(source),
-            "--out",
-            str(baked),
-            "--model-id",
-            MODEL_ID,
-            "--min-agreement",
-            BENCH_MIN_AGREEMENT,
-        ],
-        check=True,
-    )
+    bake_command(source, baked)
     return baked
+
+
+def bake_command(source: Path, baked: Path, cwd: Path | None = None) -> None:
+    """Bake `source` into `baked` with the model_bake of `cwd` (this checkout by default)."""
+    subprocess.run(
+        [sys.executable, "-m", "model_bake", "--from-dir", str(source), "--out", str(baked),
+         "--model-id", MODEL_ID, "--min-agreement", BENCH_MIN_AGREEMENT],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)} if cwd else None, check=True,
+    )  # fmt: skip

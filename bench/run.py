@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.bulk import bulk_vs_http
+from bench.bulk import bulk_vs_http, in_process_rate
 from bench.ceiling import encoder_flops, gemm_peaks
 from bench.measure import (
     can_drop_page_cache,
@@ -36,19 +37,22 @@ from bench.measure import (
     percentile,
     start,
     throughput,
+    wait_until_idle,
     worker_peak_rss_mb,
 )
-from bench.model import baked_bench_model
+from bench.model import bake_command, baked_bench_model
+from bench.profile import where_the_time_goes
 from bench.pubsub import messages_per_second
 from bench.soak import saved_soak_lines
 from function.core.cpus import cpu_features
 from function.core.model_folder import COMMON_FILES, ModelFolder
 from model_bake.agreement import calibration_sentences
 from tests.support.models import marked_negex_sentences
-from tests.support.servers import http_target_command
+from tests.support.servers import child_pids, http_target_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
+IN_PROCESS_ITEMS = 300  # sentences for the in-process rate beside the profile (about 30 s here)
 CONCURRENCY = (1, 8, 64)
 
 
@@ -59,6 +63,7 @@ class Variant:
     env: dict[str, str] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
     agreement: dict | None = None
+    cwd: Path = ROOT
 
 
 def sentences() -> list[str]:
@@ -106,18 +111,18 @@ def variants(source: Path, baked: Path) -> list[Variant]:
 
 
 def measure(variant: Variant, texts: list[str], repeats: int, requests: int) -> dict:
-    env = {"PYTHONPATH": str(ROOT), **variant.env}
+    env = {"PYTHONPATH": str(variant.cwd), **variant.env}
     runs = []
     for repeat in range(repeats):
         run = {}
         if can_drop_page_cache():
             drop_page_cache()
-            server = start(variant.command, env, ROOT)
+            server = start(variant.command, env, variant.cwd)
             try:
                 run["cold_cache_start_s"] = first_answer(server, texts[repeat])
             finally:
                 server.stop()
-        server = start(variant.command, env, ROOT)
+        server = start(variant.command, env, variant.cwd)
         try:
             run["cold_start_s"] = first_answer(server, texts[repeat])
             check = startup_check(server)
@@ -129,9 +134,13 @@ def measure(variant: Variant, texts: list[str], repeats: int, requests: int) -> 
             lat = latencies(server, texts[:requests])
             run["p50_ms"] = statistics.median(lat) * 1000
             run["p99_ms"] = percentile(lat, 0.99) * 1000
+            serving = (child_pids(server.process.pid) or [server.process.pid])[0]
             for concurrency in CONCURRENCY:
                 count = max(requests, 10 * concurrency)
-                run[f"rps_c{concurrency}"] = throughput(server, texts[:count], concurrency)
+                wait_until_idle(serving)  # the last run's abandoned requests are still computed
+                run[f"rps_c{concurrency}"] = throughput(
+                    server, texts[:count], concurrency, window_seconds(concurrency, run.get("rps_c8"))
+                )
             run["peak_rss_mb"] = worker_peak_rss_mb(server.process.pid)
         finally:
             server.stop()
@@ -145,6 +154,46 @@ def measure(variant: Variant, texts: list[str], repeats: int, requests: int) -> 
     if variant.agreement:
         result["agreement"] = variant.agreement
     return result
+
+
+def window_seconds(concurrency: int, rate_c8: float | None) -> float:
+    """Long enough for about ten full passes of the micro-batcher (32 inputs each) at this
+    concurrency, between 10 and 60 s: a pass answers all its callers at once, so a window of a
+    few passes counts a partial one as nothing (measured on the AVX2 EPYC, where a pass of 32
+    takes 3.4 s: 10 s windows gave 6.1-9.6 sentences/s for the same server)."""
+    if concurrency < 32 or not rate_c8:
+        return 10.0
+    return min(60.0, max(10.0, 10 * 32 / rate_c8))
+
+
+def before_variant(ref: str, source: Path) -> Variant:
+    """The int8 service as commit `ref` served it: a git worktree of `ref`, its own bake of the
+    same source model, its own code; measured in the same run as today's, for a before/after
+    table on one machine at one time."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    tree = WORK / f"before-{sha}"
+    if not (tree / "function").is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), sha], cwd=ROOT, check=True)
+    baked = tree / "bench-baked"
+    bake_command(source, baked, cwd=tree)
+    compile_sources(tree)
+    entry = ModelFolder.open(baked).manifest.variants["onnx-int8"]
+    return Variant(
+        f"onnx int8 at {sha} (before)",
+        http_target_command(),
+        {"MODEL_DIR": str(baked), "BACKEND": "onnx", "PRECISION": "int8", "INFERENCE_STREAMS": "1"},
+        [baked / name for name in {*COMMON_FILES, *entry.files}],
+        entry.agreement,
+        cwd=tree,
+    )
+
+
+def compile_sources(tree: Path) -> None:
+    """Byte-compile the function's code, as the image does (Dockerfile): a start then reads
+    .pyc files instead of compiling every module, whatever PYTHONDONTWRITEBYTECODE says."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "function")], check=True)
 
 
 def startup_check(server) -> dict | None:
@@ -238,6 +287,7 @@ def write(results: dict) -> None:
         *ratios,
         "",
         *check_lines(results),
+        *profile_lines(results.get("profile"), results["variants"], ceiling),
         *pubsub_lines(results.get("pubsub") or []),
         *bulk_lines(results.get("bulk")),
         *saved_soak_lines(),
@@ -280,6 +330,39 @@ def check_lines(results: dict) -> list[str]:
             "",
         ]
     return lines
+
+
+def profile_lines(profile: dict | None, measured: dict, ceiling: dict) -> list[str]:
+    """Where the int8 service's CPU goes at concurrency 64 (bench/profile.py)."""
+    if not profile:
+        return ["Where the time goes: not measured (--skip-profile).", ""]
+    if "incomplete" in profile:
+        return [f"Where the time goes: incomplete: {profile['incomplete']}.", ""]
+    ceiling_rate = ceiling["int8_flops"] / ceiling["flops_per_sentence"]
+    http = profile["requests_per_s_without_profiler"]
+    rows = [f"| {name} | {share:.1f}% |" for name, share in profile["shares_percent"].items()]
+    served = measured.get("onnx int8", {}).get("rps_c64")
+    return [
+        f"Where the time goes: the onnx int8 service under wrk at concurrency {profile['concurrency']} for "
+        f"{profile['seconds']:.0f} s, the kernel's CPU time of each thread of the worker split over what "
+        f"py-spy saw it run ({profile['samples']} samples at {profile['rate_hz']} Hz over "
+        f"{profile['python_threads']} Python threads; threads it never saw in Python are native: ONNX "
+        f"Runtime's pool). Shares of the {profile['cores']} cores over the window (method: "
+        "`bench/profile.py`, docs/benchmarks.md):",
+        "",
+        "| Where | Share of the CPUs |",
+        "|---|---|",
+        *rows,
+        "",
+        f"In the same run: {http:.2f} sentences/s over HTTP without the profiler "
+        f"({profile['requests_per_s']:.2f} with it: sampling costs the two-thread ONNX Runtime pool "
+        f"more than its own CPU time); the same int8 session in-process on {IN_PROCESS_ITEMS} of the "
+        f"sentences, all cores, no HTTP: {profile['in_process_per_s']:.2f} sentences/s (HTTP at "
+        f"{http / profile['in_process_per_s']:.0%} of it); the GEMM-bound ceiling {ceiling_rate:.2f} "
+        f"sentences/s (HTTP at {http / ceiling_rate:.0%} of it"
+        + (f"; the throughput table's c=64 figure: {served / ceiling_rate:.0%})." if served else ")."),
+        "",
+    ]
 
 
 def pubsub_lines(runs: list[dict]) -> list[str]:
@@ -332,11 +415,18 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     parser.add_argument("--skip-pubsub", action="store_true", help="skip the Pub/Sub emulator measurement")
     parser.add_argument("--skip-bulk", action="store_true", help="skip the bulk (Beam) measurement")
+    parser.add_argument("--skip-profile", action="store_true", help="skip the where-the-time-goes profile")
+    parser.add_argument(
+        "--before", metavar="REF", help="also measure the int8 service of commit REF (from a git worktree)"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     baked = baked_bench_model(WORK)
+    compile_sources(ROOT)
     texts = sentences()
     chosen = [v for v in variants(WORK / "source", baked) if not args.only or v.name in args.only]
+    if args.before:
+        chosen.insert(1, before_variant(args.before, WORK / "source"))
     results: dict = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -363,6 +453,11 @@ def main() -> None:
             for count, per_message in ((600, 1), (200, 5))
             if (found := messages_per_second(baked, texts, count, per_message)) is not None
         ]
+    if not args.skip_profile:
+        results["profile"] = {
+            **where_the_time_goes(baked, texts),
+            "in_process_per_s": round(in_process_rate(baked, texts[:IN_PROCESS_ITEMS]), 2),
+        }
     if not args.skip_bulk:
         results["bulk"] = bulk_vs_http(baked, texts, count=1000)
     write(results)
