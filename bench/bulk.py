@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.measure import first_answer, start, throughput
-from tests.support.servers import http_target_command
+from bench.measure import first_answer, start, throughput, wait_until_idle
+from tests.support.servers import child_pids, http_target_command
 
 ROOT = Path(__file__).resolve().parents[1]
 BEAM_PYTHON = Path(os.environ.get("BEAM_PYTHON") or ROOT / ".venv-beam" / "bin" / "python")
@@ -63,6 +63,7 @@ def bulk_vs_http(
     try:
         first_answer(server, sentences[0])
         throughput(server, sentences, 64, seconds=5)  # warm-up
+        wait_until_idle(child_pids(server.process.pid)[0])  # the warm-up's abandoned requests
         http_rate = throughput(server, sentences, 64, seconds=http_seconds)
     finally:
         server.stop()
