@@ -322,7 +322,9 @@ def check_lines(results: dict) -> list[str]:
     if checked:
         lines += [
             "The start-up check (the variant's check set, one forward pass on this CPU, before the "
-            "first request is served; part of every cold start above):",
+            "first request is served). Since the worker loads its model on a thread while it imports "
+            "and builds the app, the check runs beside those imports (slower, as they share the two "
+            "cores), so its share is of the wall-clock cold start, not what it adds to it:",
             "",
             "| Variant | Check (ms) | Share of the warm cold start |",
             "|---|---|---|",
