@@ -17,7 +17,8 @@ This module is imported once, when the server starts, by gunicorn's master: it c
 configuration and the model folder there, and the worker loads the model right after
 gunicorn forks it (see `function.startup.service`). The master imports no more than that:
 the worker builds what its target serves (the FastAPI app, or the Pub/Sub processor) while
-its model loads on the other core, which halves what the two cost a cold start in a row.
+its model loads on the other core, so the two overlap instead of adding up (process start to
+first answer 2.17 s to 1.80 s on the AVX2 EPYC; docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def optimize_offline(source: Path, out_path: Path, session_config: dict[str, str
     `session.x64quantprecision` asks for: the same products exactly). A session otherwise
     redoes this at every start: about 0.45 s of a 0.6 s load of the BERT-base-shaped int8
     graph on an AVX2 EPYC; the saved graph loads in 0.1 s and answers the same numbers to the
-    bit (bench/results.md). The extended level holds no layout transformation tied to the
+    bit (docs/benchmarks.md, issue 13's levers). The extended level holds no layout transformation tied to the
     CPU; the session still runs every level at load, which finds nothing left to do, and the
     start-up check judges the result on every host."""
     import onnx
