@@ -132,6 +132,11 @@ def _wrk_throughput(server: Server, sentences: Sequence[str], concurrency: int, 
         report = run_wrk(server, bodies, concurrency, seconds)
     if "Non-2xx" in report or "Socket errors" in report:
         raise RuntimeError(f"wrk saw failed requests:\n{report}")
+    return requests_per_s(report)
+
+
+def requests_per_s(report: str) -> float:
+    """The rate a wrk report gives."""
     match = re.search(r"Requests/sec:\s+([0-9.]+)", report)
     if match is None:
         raise RuntimeError(f"cannot read wrk's output:\n{report}")

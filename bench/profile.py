@@ -33,6 +33,7 @@ from bench.measure import (
     TICK,
     Server,
     first_answer,
+    requests_per_s,
     run_wrk,
     start,
     thread_ticks,
@@ -103,10 +104,15 @@ def parse_raw(path: Path) -> dict[int, Counter[str]]:
     return found
 
 
+def py_spy() -> str | None:
+    """py-spy from this interpreter's environment (requirements-dev), else from PATH."""
+    return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+
+
 def where_the_time_goes(
     baked: Path, texts: list[str], *, seconds: float = 20.0, concurrency: int = 64, rate: int = 20
 ) -> dict:
-    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    spy = py_spy()
     if spy is None or not shutil.which("wrk"):
         return {"incomplete": "needs py-spy (requirements-dev.txt) and wrk (apt) on PATH"}
     env = {"PYTHONPATH": str(ROOT), "MODEL_DIR": str(baked), "BACKEND": "onnx", "PRECISION": "int8"}
@@ -117,7 +123,7 @@ def where_the_time_goes(
         with wrk_bodies(texts) as bodies:
             run_wrk(server, bodies, concurrency, 5)  # warm-up: every batch shape, every path
             wait_until_idle(worker)
-            unprofiled = _requests_per_s(run_wrk(server, bodies, concurrency, seconds))
+            unprofiled = requests_per_s(run_wrk(server, bodies, concurrency, seconds))
             wait_until_idle(worker)
             return _profiled_window(server, worker, bodies, spy, seconds, concurrency, rate) | {
                 "requests_per_s_without_profiler": unprofiled,
@@ -170,19 +176,12 @@ def _profiled_window(
     return {
         "cores": cores,
         "seconds": round(wall, 1),
-        "requests_per_s": _requests_per_s(report),
+        "requests_per_s": requests_per_s(report),
         "samples": sum(sum(seen.values()) for seen in samples.values()),
         "python_threads": len(samples),
         "shares_percent": shares,
         "worker_share_percent": round(100 * worker_s / capacity, 1),
     }
-
-
-def _requests_per_s(report: str) -> float:
-    match = re.search(r"Requests/sec:\s+([0-9.]+)", report)
-    if match is None:
-        raise RuntimeError(f"cannot read wrk's output:\n{report}")
-    return float(match.group(1))
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from function.core.model_folder import ModelFolder
 from model_bake import int8_recipes
 from tests.support.bake import run_bake
 from tests.support.models import build_bert_folder, calibration_sentences
-from tests.support.references import OnnxReference, Reference
+from tests.support.references import OnnxReference, Reference, recipe_session
 from tests.support.servers import ROOT, functions_framework_server
 
 HEAVY = ("torch", "transformers")
@@ -82,19 +82,11 @@ def test_the_int8_graph_ships_as_onnxruntime_optimizes_it_and_answers_the_same_b
     exactly what the quantizer's own graph answers under the recipe's settings, and the
     manifest says what it holds."""
     import onnx
-    import onnxruntime as ort
 
     entry = ModelFolder.open(baked_model).manifest.variants["onnx-int8"]
     recipe = next(r for r in int8_recipes.RECIPES if r.name == entry.recipe["name"])
     raw = tmp_path / "quantized.onnx"
     int8_recipes.quantize_only(baked_model / "model.onnx", raw, recipe)
-
-    def session(path: Path):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        for key, value in entry.recipe["session_config"].items():
-            options.add_session_config_entry(key, value)
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     shipped = onnx.load(str(baked_model / "model.int8.onnx")).graph
     kinds = Counter(tensor.data_type for tensor in shipped.initializer)
@@ -112,8 +104,9 @@ def test_the_int8_graph_ships_as_onnxruntime_optimizes_it_and_answers_the_same_b
     mask = np.ones_like(ids)
     mask[1, 16:] = 0
     feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    expected = session(raw).run(["logits"], feeds)[0]
-    assert np.array_equal(session(baked_model / "model.int8.onnx").run(["logits"], feeds)[0], expected)
+    expected = recipe_session(raw, entry.recipe).run(["logits"], feeds)[0]
+    shipped_logits = recipe_session(baked_model / "model.int8.onnx", entry.recipe).run(["logits"], feeds)[0]
+    assert np.array_equal(shipped_logits, expected)
 
 
 def test_int8_alone_equals_onnxruntime_on_the_same_graph(

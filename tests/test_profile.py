@@ -4,12 +4,11 @@ short profile of the real server on the test model (py-spy and wrk, real process
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-from bench.profile import NATIVE, OTHER, categorize, where_the_time_goes
+from bench.profile import NATIVE, OTHER, categorize, py_spy, where_the_time_goes
 from tests.support.models import calibration_sentences
 
 
@@ -45,8 +44,7 @@ def test_a_stack_goes_to_the_most_specific_place_it_reaches(frames: tuple[str, .
 
 
 def test_a_short_profile_of_the_real_server_accounts_for_the_machine(baked_model: Path) -> None:
-    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
-    if spy is None or shutil.which("wrk") is None:
+    if py_spy() is None or shutil.which("wrk") is None:
         pytest.skip("needs py-spy (requirements-dev.txt) and wrk (apt install wrk)")
     texts = [s for s in calibration_sentences() if len(s) < 400][:200]
     found = where_the_time_goes(baked_model, texts, seconds=6, concurrency=8)

@@ -7,25 +7,30 @@ from functools import lru_cache
 from pathlib import Path
 
 
+def recipe_session(path: Path, recipe: dict):
+    """ONNX Runtime on one graph, one thread, with the settings the variant's recipe names (as
+    the bake judged it)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    for key, value in recipe.get("session_config", {}).items():
+        options.add_session_config_entry(key, value)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 class OnnxReference:
     """The baked ONNX graph run with onnxruntime directly, one input at a time, tokenized by
     AutoTokenizer: what a served onnx variant must give for a request that runs alone."""
 
     def __init__(self, source: Path, baked: Path, precision: str) -> None:
-        import onnxruntime as ort
         from transformers import AutoTokenizer
 
         from function.core.model_folder import ModelFolder
 
         self.tokenizer = AutoTokenizer.from_pretrained(source)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
         variant = ModelFolder.open(baked).manifest.variants[f"onnx-{precision}"]
-        for key, value in variant.recipe.get("session_config", {}).items():  # as the bake judged it
-            options.add_session_config_entry(key, value)
-        self.session = ort.InferenceSession(
-            str(baked / variant.files[0]), options, providers=["CPUExecutionProvider"]
-        )
+        self.session = recipe_session(baked / variant.files[0], variant.recipe)
         self.labels = ModelFolder.open(baked).manifest.labels
         self.scores = lru_cache(maxsize=None)(self._scores)
 
