@@ -73,7 +73,7 @@ def _build_target() -> None:
         _pubsub_messages()
 
 
-service = start_service(load_after_fork=True, in_worker=_build_target)
+service = start_service(in_worker=_build_target)
 # Functions Framework names the target it serves before importing this module.
 if os.environ.get("FUNCTION_TARGET") == "predict_pubsub":
     from function.events.pubsub import missing_configuration

@@ -1,13 +1,14 @@
 """Start-up: configuration, logging, API keys and the model, once per process.
 
-`start_service()` runs at import of an entry point. Lambda loads the model there, in its
-init phase. Under Functions Framework the module is imported by gunicorn's master, which
-then forks the one worker that serves: ONNX Runtime's and torch's thread pools do not
+An entry point starts the service at import. Under Functions Framework (`start_service`)
+the module is imported by gunicorn's master, which then forks the one worker that serves: ONNX Runtime's and torch's thread pools do not
 survive a fork, so the master only checks the folder (cheap, and a bad one stops the start
 there) and the worker loads the model right after the fork, before it accepts a request.
 The worker loads it on a thread while its main thread does the rest of its start (the
 entry point's `in_worker`: importing and building the app): ONNX Runtime builds and checks
-the session without the GIL, so the two overlap on two cores instead of adding up.
+the session without the GIL, so the two overlap on two cores instead of adding up. Lambda
+loads the model in its init phase, the same way without a fork (`start_service_beside`): its
+handlers are imported and built while the model loads.
 
 Any problem stops the process with one clear log line and a non-zero exit: the service
 never starts half-configured, open without its keys, or on a folder it cannot vouch for.
@@ -21,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from function.core.classifier import AssertionClassifier
 from function.core.errors import ModelFolderError, ModelNotReady
@@ -34,6 +36,7 @@ log = logging.getLogger("function.service")
 PROCESS_STARTED = time.perf_counter()
 # gunicorn's arbiter stops, instead of respawning, when a worker exits with this status.
 WORKER_BOOT_ERROR = 3
+T = TypeVar("T")
 
 
 class StartupError(SystemExit):
@@ -73,11 +76,34 @@ def refuse(error: Exception | str) -> StartupError:
 
 
 def start_service(
-    settings: Settings | None = None,
-    *,
-    load_after_fork: bool = False,
-    in_worker: Callable[[], object] = lambda: None,
+    settings: Settings | None = None, *, in_worker: Callable[[], object] = lambda: None
 ) -> ServiceState:
+    """Start in gunicorn's master (Functions Framework): the folder is checked here, and the
+    forked worker loads the model on a thread while `in_worker` runs on its main thread. A
+    server that never forks (functions-framework --debug) loads on first use."""
+    state = _configured(settings)
+    os.register_at_fork(after_in_child=lambda: _load_in_worker(state, in_worker))
+    return state
+
+
+def start_service_beside(
+    build: Callable[[ServiceState], T], settings: Settings | None = None
+) -> tuple[ServiceState, T]:
+    """Start without a fork (Lambda's init): the model loads on a thread while `build(state)`
+    imports and builds the entry point's handlers here; returns both once both are done. A
+    model that does not load refuses the start, as `start_service` does; an error of `build`
+    is raised as it is (after the loader has finished)."""
+    state = _configured(settings)
+    built, failure = _beside(state, lambda: build(state))
+    if failure is not None:
+        if isinstance(failure, ModelFolderError):
+            raise refuse(failure) from None
+        raise failure
+    return state, built
+
+
+def _configured(settings: Settings | None) -> ServiceState:
+    """Configuration, logging, keys and the folder, checked; the model not loaded yet."""
     try:
         settings = settings or Settings.from_env()
     except ConfigError as error:
@@ -98,13 +124,6 @@ def start_service(
     # CPU it will serve on.
     state = ServiceState(settings, keys)
     state.loader = lambda: _load_model(state, folder, candidates, len(keys))
-    if load_after_fork:
-        os.register_at_fork(after_in_child=lambda: _load_in_worker(state, in_worker))
-    else:
-        try:
-            state.load()
-        except ModelFolderError as error:
-            raise refuse(error) from None
     return state
 
 
@@ -156,26 +175,36 @@ def _load_model(
     return classifier
 
 
-def _load_in_worker(state: ServiceState, in_worker: Callable[[], object]) -> None:
-    """Load the model on a thread while `in_worker` runs here; return when both are done, so
-    the worker accepts its first request with the model loaded and checked."""
+def _beside(state: ServiceState, work: Callable[[], T]) -> tuple[T, BaseException | None]:
+    """Run `work` here while the model loads on a thread; return when both are done, with what
+    `work` returned and the loader's failure, if any (an error of `work` propagates, once the
+    loader has finished)."""
     failure: list[BaseException] = []
 
     def load() -> None:
         try:
             state.load()
-        except BaseException as error:  # noqa: BLE001 (reported by the thread that joins)
+        except BaseException as error:  # noqa: BLE001 (reported to the caller, which joins)
             failure.append(error)
 
     loader = threading.Thread(target=load, name="model-loader", daemon=True)
     loader.start()
     try:
-        in_worker()
+        done = work()
+    finally:
+        loader.join()
+    return done, (failure[0] if failure else None)
+
+
+def _load_in_worker(state: ServiceState, in_worker: Callable[[], object]) -> None:
+    """Load the model on a thread while `in_worker` runs here; return when both are done, so
+    the worker accepts its first request with the model loaded and checked."""
+    try:
+        _, failure = _beside(state, in_worker)
     except Exception as error:  # noqa: BLE001 (a fork hook cannot raise: log, then stop the worker)
         _stop_worker(f"the worker cannot start: {error}")
-    loader.join()
-    if failure:
-        _stop_worker(f"the worker cannot load the model: {failure[0]}")
+    if failure is not None:
+        _stop_worker(f"the worker cannot load the model: {failure}")
 
 
 def _stop_worker(reason: str) -> None:
