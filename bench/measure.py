@@ -17,7 +17,10 @@ from pathlib import Path
 
 import httpx
 
+from function.core.cpus import cpu_features
 from tests.support.servers import child_pids, free_port
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 @dataclass
@@ -50,6 +53,15 @@ def start(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Server:
         stderr=subprocess.DEVNULL,
     )
     return Server(process, port, started)
+
+
+def results_file(suffix: str = "") -> Path:
+    """Where a run's figures stay for this CPU kind (`bench/results/<cpu>[.suffix].md`):
+    figures differ between kinds, so the latest run of each stays beside the others."""
+    features = cpu_features()
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{features.model} {features.kind}".lower()).strip("-")
+    RESULTS.mkdir(exist_ok=True)
+    return RESULTS / f"{slug}{'.' + suffix if suffix else ''}.md"
 
 
 DROP_CACHES = Path("/proc/sys/vm/drop_caches")

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -29,12 +28,14 @@ import httpx
 
 from bench.bulk import bulk_vs_http, in_process_rate
 from bench.ceiling import encoder_flops, gemm_peaks
+from bench.lambda_start import lambda_cold_starts, lambda_lines
 from bench.measure import (
     can_drop_page_cache,
     drop_page_cache,
     first_answer,
     latencies,
     percentile,
+    results_file,
     start,
     throughput,
     wait_until_idle,
@@ -290,6 +291,8 @@ def write(results: dict) -> None:
         *profile_lines(results.get("profile"), results["variants"], ceiling),
         *pubsub_lines(results.get("pubsub") or []),
         *bulk_lines(results.get("bulk")),
+        *lambda_lines(results.get("lambda_start")),
+        "",
         *saved_soak_lines(),
         "Cold start: process start to the first 200 from `/predict`, with the page cache warm, and "
         "after dropping it (`/proc/sys/vm/drop_caches`, as root; what the first start after a deploy "
@@ -300,9 +303,7 @@ def write(results: dict) -> None:
     ]
     text = "\n".join(lines) + "\n"
     (ROOT / "bench" / "results.md").write_text(text)
-    # The latest run of each CPU kind stays beside the others: figures differ between kinds.
-    kind = re.sub(r"[^a-z0-9]+", "-", f"{m['cpu']} {m.get('cpu_kind', '')}".lower()).strip("-")
-    (ROOT / "bench" / "results" / f"{kind}.md").write_text(text)
+    results_file().write_text(text)
 
 
 def check_lines(results: dict) -> list[str]:
@@ -418,6 +419,7 @@ def main() -> None:
     parser.add_argument("--skip-pubsub", action="store_true", help="skip the Pub/Sub emulator measurement")
     parser.add_argument("--skip-bulk", action="store_true", help="skip the bulk (Beam) measurement")
     parser.add_argument("--skip-profile", action="store_true", help="skip the where-the-time-goes profile")
+    parser.add_argument("--skip-lambda", action="store_true", help="skip Lambda's cold start")
     parser.add_argument(
         "--before", metavar="REF", help="also measure the int8 service of commit REF (from a git worktree)"
     )
@@ -427,8 +429,11 @@ def main() -> None:
     compile_sources(ROOT)
     texts = sentences()
     chosen = [v for v in variants(WORK / "source", baked) if not args.only or v.name in args.only]
+    trees = {"today": (ROOT, baked)}
     if args.before:
-        chosen.insert(1, before_variant(args.before, WORK / "source"))
+        before = before_variant(args.before, WORK / "source")
+        chosen.insert(1, before)
+        trees[before.name] = (before.cwd, Path(before.env["MODEL_DIR"]))
     results: dict = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
@@ -460,6 +465,8 @@ def main() -> None:
             **where_the_time_goes(baked, texts),
             "in_process_per_s": round(in_process_rate(baked, texts[:IN_PROCESS_ITEMS]), 2),
         }
+    if not args.skip_lambda:
+        results["lambda_start"] = lambda_cold_starts(trees, texts, args.repeats)
     if not args.skip_bulk:
         results["bulk"] = bulk_vs_http(baked, texts, count=1000)
     write(results)
