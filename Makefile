@@ -12,11 +12,13 @@ DEMO_DIR ?= .demo-model
 TOOLS_VENV ?= .tools-venv
 # The bulk adapter's environment (Apache Beam needs protobuf < 7: it cannot share .venv).
 BEAM_VENV ?= .venv-beam
+# OpenVINO and NNCF, for the runtime comparison only: layered over .venv (make bench-openvino).
+OPENVINO_VENV ?= .venv-openvino
 export PYTHONPATH := $(CURDIR)
 # Checkers kept out of the runtime venv (their pins clash with ours): found when installed.
 export PATH := $(CURDIR)/$(TOOLS_VENV)/bin:$(PATH)
 
-.PHONY: help venv beam-venv bulk lock-beam tools bake serve serve-pubsub serve-demo demo-model test image-test bench soak lint format lock tf-check clean
+.PHONY: help venv beam-venv bulk lock-beam tools bake serve serve-pubsub serve-demo demo-model test image-test bench bench-openvino soak lint format lock tf-check clean
 
 help:
 	@echo "make serve        serve on PORT=$(PORT) the folder in MODEL_DIR (unset: bake $(MODEL_ID) into ./$(BAKED_DIR) first)"
@@ -28,6 +30,7 @@ help:
 	@echo "make beam-venv    create $(BEAM_VENV), the bulk adapter's environment (requirements-beam.txt)"
 	@echo "make image-test   build both images with podman and run them (BASE_IMAGE=... to skip building a base)"
 	@echo "make bench        measure cold start, latency, throughput and memory against the naive baseline (bench/results.md)"
+	@echo "make bench-openvino  OpenVINO (fp32, NNCF int8) against the served ONNX Runtime int8, in-process (bench/runtimes.py)"
 	@echo "make soak         the int8 service at concurrency 64 for 10 minutes: 0 errors, p99 and memory stable (SOAK_ARGS=...)"
 	@echo "make bake         bake MODEL_ID@MODEL_REVISION (or FROM_DIR=... [REVISION=...]) into BAKED_DIR"
 	@echo "make lint         ruff (check and format), mypy, and the import contracts between the rooms"
@@ -101,6 +104,15 @@ image-test: venv
 bench: venv
 	@$(MAKE) --no-print-directory beam-venv || echo "the Beam environment could not be installed: the bulk measurement will be skipped"
 	BEAM_PYTHON=$(CURDIR)/$(BEAM_VENV)/bin/python $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The OpenVINO lever (issue 13): its own venv layered over .venv, so the serving pins stay
+# as they are and only openvino, nncf and what they add are installed beside them.
+bench-openvino: venv
+	test -x $(OPENVINO_VENV)/bin/python || { $(PYTHON) -m venv $(OPENVINO_VENV) && \
+		$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > \
+		"$$($(OPENVINO_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/dotvenv.pth"; }
+	$(OPENVINO_VENV)/bin/python -m pip install --quiet -r requirements-openvino.txt
+	$(OPENVINO_VENV)/bin/python -m bench.runtimes
 
 # Ten minutes of steady load on one int8 server (wrk): exits 1 when a criterion is missed, 2
 # when it could not run. Figures in bench/soak.json and bench/results.md.
