@@ -107,12 +107,16 @@ bench: venv
 
 # The OpenVINO lever (issue 13): its own venv layered over .venv, so the serving pins stay
 # as they are and only openvino, nncf and what they add are installed beside them.
-bench-openvino: venv
-	test -x $(OPENVINO_VENV)/bin/python || { $(PYTHON) -m venv $(OPENVINO_VENV) && \
-		$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > \
-		"$$($(OPENVINO_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/dotvenv.pth"; }
-	$(OPENVINO_VENV)/bin/python -m pip install --quiet -r requirements-openvino.txt
+bench-openvino: $(OPENVINO_VENV)/.installed
 	$(OPENVINO_VENV)/bin/python -m bench.runtimes
+
+$(OPENVINO_VENV)/.installed: requirements-openvino.txt $(VENV)/.installed
+	test -x $(OPENVINO_VENV)/bin/python || $(PYTHON) -m venv $(OPENVINO_VENV)
+	$(BIN)/python -c "import site; print(site.getsitepackages()[0])" > \
+		"$$($(OPENVINO_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])')/dotvenv.pth"
+	$(OPENVINO_VENV)/bin/python -m pip install --quiet -r requirements-openvino.txt
+	$(OPENVINO_VENV)/bin/opt_in_out --opt_out >/dev/null || true  # no usage telemetry from a bench
+	touch $@
 
 # Ten minutes of steady load on one int8 server (wrk): exits 1 when a criterion is missed, 2
 # when it could not run. Figures in bench/soak.json and bench/results.md.

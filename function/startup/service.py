@@ -1,9 +1,10 @@
 """Start-up: configuration, logging, API keys and the model, once per process.
 
 An entry point starts the service at import. Under Functions Framework (`start_service`)
-the module is imported by gunicorn's master, which then forks the one worker that serves: ONNX Runtime's and torch's thread pools do not
-survive a fork, so the master only checks the folder (cheap, and a bad one stops the start
-there) and the worker loads the model right after the fork, before it accepts a request.
+the module is imported by gunicorn's master, which then forks the one worker that serves:
+ONNX Runtime's and torch's thread pools do not survive a fork, so the master only checks the
+folder (cheap, and a bad one stops the start there) and the worker loads the model right
+after the fork, before it accepts a request.
 The worker loads it on a thread while its main thread does the rest of its start (the
 entry point's `in_worker`: importing and building the app): ONNX Runtime builds and checks
 the session without the GIL, so the two overlap on two cores instead of adding up. Lambda
@@ -22,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from function.core.classifier import AssertionClassifier
 from function.core.errors import ModelFolderError, ModelNotReady
@@ -91,10 +92,13 @@ def start_service_beside(
 ) -> tuple[ServiceState, T]:
     """Start without a fork (Lambda's init): the model loads on a thread while `build(state)`
     imports and builds the entry point's handlers here; returns both once both are done. A
-    model that does not load refuses the start, as `start_service` does; an error of `build`
-    is raised as it is (after the loader has finished)."""
+    model that does not load, or handlers that cannot be built, refuse the start with one
+    line, as `start_service` does."""
     state = _configured(settings)
-    built, failure = _beside(state, lambda: build(state))
+    try:
+        built, failure = _beside(state, lambda: build(state))
+    except Exception as error:  # any build failure refuses the start
+        raise refuse(f"the handlers cannot be built: {error}") from error
     if failure is not None:
         if isinstance(failure, ModelFolderError):
             raise refuse(failure) from None
@@ -177,8 +181,8 @@ def _load_model(
 
 def _beside(state: ServiceState, work: Callable[[], T]) -> tuple[T, BaseException | None]:
     """Run `work` here while the model loads on a thread; return when both are done, with what
-    `work` returned and the loader's failure, if any (an error of `work` propagates, once the
-    loader has finished)."""
+    `work` returned and the loader's failure, if any. An error of `work` propagates at once
+    (the loader is a daemon thread: the start is refused without waiting for the model)."""
     failure: list[BaseException] = []
 
     def load() -> None:
@@ -189,10 +193,8 @@ def _beside(state: ServiceState, work: Callable[[], T]) -> tuple[T, BaseExceptio
 
     loader = threading.Thread(target=load, name="model-loader", daemon=True)
     loader.start()
-    try:
-        done = work()
-    finally:
-        loader.join()
+    done = work()
+    loader.join()
     return done, (failure[0] if failure else None)
 
 
@@ -207,7 +209,7 @@ def _load_in_worker(state: ServiceState, in_worker: Callable[[], object]) -> Non
         _stop_worker(f"the worker cannot load the model: {failure}")
 
 
-def _stop_worker(reason: str) -> None:
+def _stop_worker(reason: str) -> NoReturn:
     log.critical("refusing to start: %s", reason)
     logging.shutdown()
     os._exit(WORKER_BOOT_ERROR)
