@@ -1,16 +1,20 @@
 """Micro-batching under load: a bounded queue that sheds with 503, faults that reach every
-waiting caller, and an event loop that keeps answering while inference runs. The backend
-is the real one, wrapped so a test can hold a pass open."""
+waiting caller, an event loop that keeps answering while inference runs, and no pass spent on
+a caller who has gone. The backend is the real one, wrapped so a test can hold a pass open."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+import uvicorn
 
 from function.api.app import create_app
 from function.core.batching import BatchLimits
@@ -20,6 +24,7 @@ from function.core.markers import MarkedText
 from function.startup.keys import ApiKeys
 from function.startup.service import ServiceState
 from function.startup.settings import Settings
+from tests.support.servers import free_port
 
 SENTENCE = "Denies [entity] fever [entity]."
 
@@ -29,12 +34,13 @@ class HeldBackend:
 
     def __init__(self, backend) -> None:
         self.backend, self.name, self.precision = backend, backend.name, backend.precision
-        self.gate, self.entered, self.passes = threading.Event(), threading.Event(), 0
+        self.gate, self.entered, self.passes, self.rows = threading.Event(), threading.Event(), 0, 0
 
     def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         self.entered.set()
         assert self.gate.wait(30), "the test never opened the gate"
         self.passes += 1
+        self.rows += len(input_ids)  # inputs computed
         return self.backend.logits(input_ids, attention_mask)
 
 
@@ -124,3 +130,67 @@ def test_http_sheds_load_with_503_and_keeps_answering_health(held) -> None:
     assert statuses == [200, 200, 200, 503]
     assert health == 200
     assert shed["code"] == "overloaded" and shed["retry-after"] == "1"
+
+
+def test_inputs_of_a_cancelled_request_are_never_computed(held) -> None:
+    classifier, backend = held
+    batcher = classifier._batcher
+    first = batcher.submit(prepared(classifier, 1).inputs)
+    assert backend.entered.wait(10)  # in a pass, held open
+    gone = batcher.submit(prepared(classifier, 3).inputs)
+    staying = batcher.submit(prepared(classifier, 2).inputs)
+    assert gone.cancel()  # what asyncio does when the awaiting request is cancelled
+    backend.gate.set()
+    assert len(first.result(10)) == 1 and len(staying.result(10)) == 2
+    assert len(batcher.submit(prepared(classifier, 1).inputs).result(10)) == 1  # the thread lives on
+    assert (backend.rows, batcher.dropped) == (1 + 2 + 1, 3)
+
+
+def test_a_caller_who_hangs_up_is_not_computed_and_is_logged_499(held, caplog) -> None:
+    """A real uvicorn server and a real socket closed while its request waits in the queue:
+    the request is cancelled, its inputs are dropped unseen, and its line says 499."""
+    classifier, backend = held
+    app = create_app(ServiceState(Settings(), ApiKeys([], required=False), classifier=classifier))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.01)
+        url = f"http://127.0.0.1:{port}"
+        with caplog.at_level("INFO", logger="function.request"):
+            held_open = threading.Thread(
+                target=httpx.post, args=(f"{url}/predict",), kwargs={"json": {"sentence": SENTENCE}}
+            )
+            held_open.start()
+            assert backend.entered.wait(10)
+            body = json.dumps({"sentences": [SENTENCE] * 3}).encode()
+            with socket.create_connection(("127.0.0.1", port)) as caller:
+                caller.sendall(
+                    b"POST /predict/batch HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                while classifier.pending < 3:  # queued behind the held pass
+                    assert time.monotonic() < deadline, "the batch never reached the queue"
+                    time.sleep(0.01)
+            # The socket is closed: the server cancels the request and logs it.
+            while not [r for r in caplog.records if getattr(r, "json_fields", {}).get("status") == 499]:
+                assert time.monotonic() < deadline, "no 499 line for the caller who hung up"
+                time.sleep(0.01)
+            backend.gate.set()
+            held_open.join(10)
+        lines = [r.json_fields for r in caplog.records if r.name == "function.request"]
+        assert [(line["route"], line["status"]) for line in lines] == [
+            ("/predict/batch", 499),
+            ("/predict", 200),
+        ]
+        assert lines[0]["error_code"] == "client_disconnected"
+        assert (backend.rows, classifier._batcher.dropped) == (1, 3)
+    finally:
+        backend.gate.set()
+        server.should_exit = True
+        thread.join(10)

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from function import __version__
 from function.api.auth import AuthMiddleware
 from function.api.body_guard import BodyGuardMiddleware
+from function.api.disconnect import unless_disconnected
 from function.api.errors import RETRY_AFTER_SECONDS, error_body, install_error_handlers
 from function.api.openapi_rules import publish_rules
 from function.api.request_log import RequestLogMiddleware
@@ -141,7 +142,7 @@ def create_app(state: ServiceState) -> FastAPI:
         """Run a prepared request, noting in its log line how many inputs were waiting."""
         entry: PredictionTally = request.state.record
         entry.queue_depth = classifier.pending
-        predictions = await classifier.infer(prepared)
+        predictions = await unless_disconnected(request.receive, classifier.infer(prepared))
         record(request, predictions)
         return predictions
 

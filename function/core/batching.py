@@ -6,7 +6,8 @@ waits at most `max_wait` for more while the queue is short, and runs up to `max_
 inputs or `max_tokens` tokens at a time. A queue already holding `max_pending` inputs
 refuses more (`Overloaded`, answered 503 with Retry-After) rather than growing without
 bound. Batches are measured in tokens as well as items, because a pass costs by its
-padded size: 32 short sentences are cheaper than four 512-token ones.
+padded size: 32 short sentences are cheaper than four 512-token ones. A caller that cancels
+its future (its client went away) has its inputs still queued dropped, never computed.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ class MicroBatcher:
         self._queue: deque[tuple[_Request, int, float]] = deque()  # request, index, enqueued at
         self._changed = threading.Condition()
         self._closed = False
+        self.dropped = 0  # queued inputs whose caller cancelled before a pass took them
         self._threads = [
             threading.Thread(target=self._serve, args=(forward,), name=f"inference-{index}", daemon=True)
             for index, forward in enumerate(forwards)
@@ -103,7 +105,8 @@ class MicroBatcher:
             taken = self._take()
             if taken is None:
                 return
-            self._run(forward, taken)
+            if taken:  # empty when every input queued had been dropped
+                self._run(forward, taken)
 
     def _take(self) -> list[tuple[_Request, int]] | None:
         limits = self.limits
@@ -124,6 +127,10 @@ class MicroBatcher:
             tokens = 0
             while self._queue and len(taken) < limits.max_items:
                 request, index, _ = self._queue[0]
+                if request.future.cancelled():  # its caller has gone: not worth a pass
+                    self._queue.popleft()
+                    self.dropped += 1
+                    continue
                 length = len(request.inputs[index].ids)
                 if taken and (
                     tokens + length > limits.max_tokens or request.isolated != taken[0][0].isolated
@@ -155,4 +162,5 @@ class MicroBatcher:
                 if request.remaining == 0:
                     finished.append(request)
         for request in finished:
-            request.future.set_result(np.stack(request.results))  # type: ignore[arg-type]
+            with suppress(InvalidStateError):  # its caller cancelled while the pass ran
+                request.future.set_result(np.stack(request.results))  # type: ignore[arg-type]
