@@ -32,8 +32,6 @@ from function.core.cpus import cpu_features
 from tests.support.lambda_events import build_event, read_response
 from tests.support.lambda_invoke import INVOKE_PATH
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def first_invocation(server: Server, sentence: str, timeout: float = 300.0) -> float:
     """Seconds from process start to the first invocation answered 200 (the harness answers
@@ -96,20 +94,13 @@ def lambda_lines(lambda_start: dict | None) -> list[str]:
 
 
 def main() -> None:
-    from bench.model import baked_bench_model
-    from bench.run import WORK, before_variant, compile_sources, sentences
+    from bench.run import code_trees, sentences
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", metavar="REF")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    baked = baked_bench_model(WORK)
-    compile_sources(ROOT)
-    trees = {"today": (ROOT, baked)}
-    if args.before:
-        before = before_variant(args.before, WORK / "source")
-        trees[before.name] = (before.cwd, Path(before.env["MODEL_DIR"]))
-    found = lambda_cold_starts(trees, sentences(), args.repeats)
+    found = lambda_cold_starts(code_trees(args.before), sentences(), args.repeats)
     print(json.dumps(found, indent=2))
     text = "\n".join(lambda_lines(found)).strip() + "\n"
     print(text)

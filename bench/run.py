@@ -28,6 +28,7 @@ import httpx
 
 from bench.bulk import bulk_vs_http, in_process_rate
 from bench.ceiling import encoder_flops, gemm_peaks
+from bench.goodput import compare, goodput_lines, timeout_for
 from bench.lambda_start import lambda_cold_starts, lambda_lines
 from bench.measure import (
     can_drop_page_cache,
@@ -53,6 +54,7 @@ from tests.support.servers import child_pids, http_target_command
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "bench" / "work"
+GOODPUT_SECONDS = 60.0  # per tree, callers giving up (bench/goodput.py)
 IN_PROCESS_ITEMS = 300  # sentences for the in-process rate beside the profile (about 30 s here)
 CONCURRENCY = (1, 8, 64)
 
@@ -191,6 +193,17 @@ def before_variant(ref: str, source: Path) -> Variant:
     )
 
 
+def code_trees(before: str | None) -> dict[str, tuple[Path, Path]]:
+    """{name: (source tree, its baked bench model)}: today's, and `before`'s worktree when given
+    (the standalone comparisons: bench.lambda_start, bench.goodput), byte-compiled."""
+    trees = {"today": (ROOT, baked_bench_model(WORK))}
+    compile_sources(ROOT)
+    if before:
+        variant = before_variant(before, WORK / "source")
+        trees[variant.name] = (variant.cwd, Path(variant.env["MODEL_DIR"]))
+    return trees
+
+
 def compile_sources(tree: Path) -> None:
     """Byte-compile the function's code, as the image does (Dockerfile): a start then reads
     .pyc files instead of compiling every module, whatever PYTHONDONTWRITEBYTECODE says."""
@@ -292,6 +305,11 @@ def write(results: dict) -> None:
         *pubsub_lines(results.get("pubsub") or []),
         *bulk_lines(results.get("bulk")),
         *lambda_lines(results.get("lambda_start")),
+        *(
+            goodput_lines(found["trees"], found["timeout_s"], found["seconds"])
+            if (found := results.get("goodput"))
+            else []
+        ),
         "",
         *saved_soak_lines(),
         "Cold start: process start to the first 200 from `/predict`, with the page cache warm, and "
@@ -420,6 +438,7 @@ def main() -> None:
     parser.add_argument("--skip-bulk", action="store_true", help="skip the bulk (Beam) measurement")
     parser.add_argument("--skip-profile", action="store_true", help="skip the where-the-time-goes profile")
     parser.add_argument("--skip-lambda", action="store_true", help="skip Lambda's cold start")
+    parser.add_argument("--skip-goodput", action="store_true", help="skip goodput when callers give up")
     parser.add_argument(
         "--before", metavar="REF", help="also measure the int8 service of commit REF (from a git worktree)"
     )
@@ -467,6 +486,14 @@ def main() -> None:
         }
     if not args.skip_lambda:
         results["lambda_start"] = lambda_cold_starts(trees, texts, args.repeats)
+    int8_rate = results["variants"].get("onnx int8", {}).get("rps_c64")
+    if not args.skip_goodput and int8_rate:
+        timeout = timeout_for(int8_rate)
+        results["goodput"] = {
+            "timeout_s": timeout,
+            "seconds": GOODPUT_SECONDS,
+            "trees": compare(trees, texts, GOODPUT_SECONDS, timeout, repeats=1),
+        }
     if not args.skip_bulk:
         results["bulk"] = bulk_vs_http(baked, texts, count=1000)
     write(results)
