@@ -23,14 +23,12 @@ import asyncio
 import json
 import statistics
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from bench.measure import Server, first_answer, results_file, start, wait_until_idle
-from function.core.cpus import cpu_features
-from tests.support.servers import child_pids, http_target_command
+from bench.measure import Server, first_answer, int8_env, save_results, start
+from tests.support.servers import http_target_command
 
 CALLERS = 64
 
@@ -71,17 +69,16 @@ def goodput(server: Server, sentences: list[str], seconds: float, timeout: float
     return asyncio.run(run())
 
 
-def compare(trees: dict[str, tuple[Path, Path]], sentences: list[str], seconds: float, timeout: float,
-            repeats: int) -> dict:  # fmt: skip
+def compare(
+    trees: dict[str, tuple[Path, Path]], sentences: list[str], seconds: float, timeout: float, repeats: int
+) -> dict:
     found: dict[str, list[dict]] = {name: [] for name in trees}
     for _ in range(repeats):
         for name, (tree, baked) in trees.items():
-            env = {"PYTHONPATH": str(tree), "MODEL_DIR": str(baked), "BACKEND": "onnx", "PRECISION": "int8"}
-            server = start(http_target_command(), env, tree)
+            server = start(http_target_command(), int8_env(tree, baked), tree)
             try:
                 first_answer(server, sentences[0])
                 found[name].append(goodput(server, sentences, seconds, timeout))
-                wait_until_idle((child_pids(server.process.pid) or [server.process.pid])[0])
             finally:
                 server.stop()
             print(f"  {name}: {json.dumps(found[name][-1])}", flush=True)
@@ -118,7 +115,7 @@ def goodput_lines(found: dict | None, timeout: float, seconds: float) -> list[st
 
 
 def main() -> None:
-    from bench.run import code_trees, sentences
+    from bench.run import sentences, standalone_trees
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", metavar="REF")
@@ -126,15 +123,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="window per run")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    found = compare(code_trees(args.before), sentences(), args.seconds, args.timeout, args.repeats)
+    found = compare(standalone_trees(args.before), sentences(), args.seconds, args.timeout, args.repeats)
     text = "\n".join(goodput_lines(found, args.timeout, args.seconds)).strip() + "\n"
     print(text)
-    features = cpu_features()
-    results_file("goodput").write_text(
-        f"# Goodput when callers give up\n\nMeasured {datetime.now(UTC).isoformat(timespec='seconds')} on "
-        f"**{features.model}, {features.kind}**, bench model "
-        "(BERT-base-shaped, random weights).\n\n" + text
-    )
+    save_results("goodput", "Goodput when callers give up", text)
 
 
 if __name__ == "__main__":

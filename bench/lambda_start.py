@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from bench.measure import Server, results_file, start
-from function.core.cpus import cpu_features
+from bench.measure import Server, int8_env, save_results, start
 from tests.support.lambda_events import build_event, read_response
 from tests.support.lambda_invoke import INVOKE_PATH
 
@@ -62,8 +59,7 @@ def lambda_cold_starts(trees: dict[str, tuple[Path, Path]], sentences: list[str]
     command = [sys.executable, "-m", "tests.support.lambda_invoke", "--port", "{port}"]
     for repeat in range(repeats):
         for name, (tree, baked) in trees.items():
-            env = {"PYTHONPATH": str(tree), "MODEL_DIR": str(baked), "BACKEND": "onnx", "PRECISION": "int8"}
-            server = start(command, env, tree)
+            server = start(command, int8_env(tree, baked), tree)
             try:
                 found[name].append(first_invocation(server, sentences[repeat % len(sentences)]))
             finally:
@@ -94,22 +90,17 @@ def lambda_lines(lambda_start: dict | None) -> list[str]:
 
 
 def main() -> None:
-    from bench.run import code_trees, sentences
+    from bench.run import sentences, standalone_trees
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", metavar="REF")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    found = lambda_cold_starts(code_trees(args.before), sentences(), args.repeats)
+    found = lambda_cold_starts(standalone_trees(args.before), sentences(), args.repeats)
     print(json.dumps(found, indent=2))
     text = "\n".join(lambda_lines(found)).strip() + "\n"
     print(text)
-    features = cpu_features()
-    results_file("lambda").write_text(
-        f"# Lambda's cold start\n\nMeasured {datetime.now(UTC).isoformat(timespec='seconds')} on "
-        f"**{features.model}, {features.kind}** ({os.cpu_count()} CPUs), {args.repeats} starts each, "
-        "bench model (BERT-base-shaped, random weights).\n\n" + text
-    )
+    save_results("lambda", "Lambda's cold start", text, f"{args.repeats} starts each")
 
 
 if __name__ == "__main__":

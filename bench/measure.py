@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -53,6 +54,22 @@ def start(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> Server:
         stderr=subprocess.DEVNULL,
     )
     return Server(process, port, started)
+
+
+def int8_env(tree: Path, baked: Path) -> dict[str, str]:
+    """The environment of the served int8 variant of `baked`, run from source tree `tree`."""
+    return {"PYTHONPATH": str(tree), "MODEL_DIR": str(baked), "BACKEND": "onnx", "PRECISION": "int8"}
+
+
+def save_results(suffix: str, title: str, text: str, detail: str = "") -> None:
+    """A standalone comparison's figures on the bench model in `results_file(suffix)`, headed
+    by when and on which CPU they were measured."""
+    features = cpu_features()
+    results_file(suffix).write_text(
+        f"# {title}\n\nMeasured {datetime.now(UTC).isoformat(timespec='seconds')} on "
+        f"**{features.model}, {features.kind}** ({os.cpu_count()} CPUs){', ' + detail if detail else ''}, "
+        f"bench model (BERT-base-shaped, random weights).\n\n{text}"
+    )
 
 
 def results_file(suffix: str = "") -> Path:

@@ -33,6 +33,7 @@ from bench.measure import (
     TICK,
     Server,
     first_answer,
+    int8_env,
     requests_per_s,
     run_wrk,
     start,
@@ -115,8 +116,7 @@ def where_the_time_goes(
     spy = py_spy()
     if spy is None or not shutil.which("wrk"):
         return {"incomplete": "needs py-spy (requirements-dev.txt) and wrk (apt) on PATH"}
-    env = {"PYTHONPATH": str(ROOT), "MODEL_DIR": str(baked), "BACKEND": "onnx", "PRECISION": "int8"}
-    server = start(http_target_command(), env, ROOT)
+    server = start(http_target_command(), int8_env(ROOT, baked), ROOT)
     try:
         first_answer(server, texts[0])
         (worker,) = child_pids(server.process.pid)

@@ -193,15 +193,21 @@ def before_variant(ref: str, source: Path) -> Variant:
     )
 
 
-def code_trees(before: str | None) -> dict[str, tuple[Path, Path]]:
-    """{name: (source tree, its baked bench model)}: today's, and `before`'s worktree when given
-    (the standalone comparisons: bench.lambda_start, bench.goodput), byte-compiled."""
-    trees = {"today": (ROOT, baked_bench_model(WORK))}
-    compile_sources(ROOT)
-    if before:
-        variant = before_variant(before, WORK / "source")
-        trees[variant.name] = (variant.cwd, Path(variant.env["MODEL_DIR"]))
+def code_trees(baked: Path, before: Variant | None) -> dict[str, tuple[Path, Path]]:
+    """{name: (source tree, its baked bench model)}: today's, and the `--before` variant's
+    worktree when there is one."""
+    trees = {"today": (ROOT, baked)}
+    if before is not None:
+        trees[before.name] = (before.cwd, Path(before.env["MODEL_DIR"]))
     return trees
+
+
+def standalone_trees(ref: str | None) -> dict[str, tuple[Path, Path]]:
+    """`code_trees` for a standalone comparison (bench.lambda_start, bench.goodput): the bench
+    model baked and the sources byte-compiled first, as `make bench` does."""
+    baked = baked_bench_model(WORK)
+    compile_sources(ROOT)
+    return code_trees(baked, before_variant(ref, WORK / "source") if ref else None)
 
 
 def compile_sources(tree: Path) -> None:
@@ -448,11 +454,10 @@ def main() -> None:
     compile_sources(ROOT)
     texts = sentences()
     chosen = [v for v in variants(WORK / "source", baked) if not args.only or v.name in args.only]
-    trees = {"today": (ROOT, baked)}
-    if args.before:
-        before = before_variant(args.before, WORK / "source")
+    before = before_variant(args.before, WORK / "source") if args.before else None
+    if before is not None:
         chosen.insert(1, before)
-        trees[before.name] = (before.cwd, Path(before.env["MODEL_DIR"]))
+    trees = code_trees(baked, before)
     results: dict = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),

@@ -22,7 +22,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.measure import first_answer, memory_kb, run_wrk, start, wrk_bodies
+from bench.measure import first_answer, int8_env, memory_kb, run_wrk, start, wrk_bodies
 from tests.support.models import marked_negex_sentences
 from tests.support.servers import child_pids, http_target_command
 
@@ -69,8 +69,7 @@ def serving_pid(master: int) -> int:
 
 
 def soak(model: Path, minutes: float, window: float, concurrency: int, texts: list[str]) -> dict:
-    env = {"PYTHONPATH": str(ROOT), "MODEL_DIR": str(model), "BACKEND": "onnx", "PRECISION": "int8"}
-    server = start(http_target_command(), env, ROOT)
+    server = start(http_target_command(), int8_env(ROOT, model), ROOT)
     windows = []
     try:
         cold_start = first_answer(server, texts[0])
