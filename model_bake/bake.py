@@ -24,6 +24,7 @@ from function.core.classifier import AssertionClassifier
 from function.core.cpus import cpu_features
 from function.core.errors import ModelFolderError
 from function.core.model_folder import (
+    EXACT_U8S8_GRAPH,
     MANIFEST_NAME,
     FileEntry,
     Manifest,
@@ -34,7 +35,7 @@ from function.core.model_folder import (
 )
 from model_bake import BAKE_VERSION, agreement, check_set, hub, int8_recipes, smoke
 from model_bake.errors import BakeError
-from model_bake.onnx_export import FP32_FILE, INT8_FILE, export_onnx
+from model_bake.onnx_export import EXACT_INT8_FILE, FP32_FILE, INT8_FILE, export_onnx
 from model_bake.tokenizer_export import export_tokenizer
 from model_bake.weights import convert_pytorch_bin
 
@@ -43,6 +44,8 @@ log = logging.getLogger("model_bake")
 # Copied as they are when present: AutoTokenizer reads them, so the baked folder keeps
 # loading in transformers exactly as the source does.
 COPIED_FILES = ("config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+# The int8 graph's two copies compute the same integer sums; what is left is float rounding.
+EXACT_GRAPH_TOLERANCE = 1e-5
 SNAPSHOT_PATH = re.compile(r"/snapshots/([0-9a-f]{40})/?$")
 REFERENCE_RECIPE = {
     "name": "reference",
@@ -159,7 +162,8 @@ def _bake_into(request: BakeRequest, staging: Path) -> Manifest:
     log.info("checking each variant against the reference on the calibration set")
     variants[onnx_fp32.name] = judge.variant(onnx_fp32)
     int8, tried = _bake_int8(staging, folder, judge)
-    files[INT8_FILE] = _entry(staging / INT8_FILE, "derived")
+    for name in int8.all_files:
+        files[name] = _entry(staging / name, "derived")
     variants[int8.name] = int8
     checks["int8_recipes"] = tried
     manifest = replace(manifest, files=files, variants=variants, checks=checks)
@@ -179,6 +183,13 @@ class _Judge:
     def reference(self, model: AssertionClassifier) -> VariantEntry:
         check = check_set.build(model, self.sentences, self.expected, self.expected)
         return replace(model.variant, servable=True, judged_on=self.cpu, check=check.as_dict())
+
+    def answers(self, variant: VariantEntry) -> np.ndarray:
+        classifier = AssertionClassifier.from_folder(self.folder, variant, threads=self.request.threads)
+        try:
+            return agreement.probabilities_of(classifier, self.sentences)
+        finally:
+            classifier.close()
 
     def variant(self, variant: VariantEntry) -> VariantEntry:
         classifier = AssertionClassifier.from_folder(self.folder, variant, threads=self.request.threads)
@@ -215,34 +226,80 @@ class _Judge:
         )
 
 
+def _exact_graph_verdict(judge: _Judge, variant: VariantEntry) -> VariantEntry:
+    """The int8 graph's second copy (int8 weights, for CPUs with exact u8s8 kernels) must
+    answer what the portable graph answers. Where this CPU has those kernels, both run on the
+    calibration set and must agree to float rounding (they compute the same integer sums);
+    elsewhere the copy cannot run exactly here, and each host that takes it judges it with
+    the start-up check (falling back on the portable graph if it fails)."""
+    cpu = cpu_features()
+    second = variant.recipe[EXACT_U8S8_GRAPH]
+    if not variant.servable:
+        return _without_exact_graph(variant, judge.folder, "the int8 variant is not servable")
+    if not cpu.exact_u8s8:
+        verdict: dict[str, object] = {
+            "on": cpu.kind,
+            "result": "not run here (this CPU's u8s8 sums saturate); judged at every start",
+        }
+        return replace(variant, recipe={**variant.recipe, EXACT_U8S8_GRAPH: {**second, "judged": verdict}})
+    fast, portable = variant.forms_for(cpu)
+    expected = judge.answers(portable)
+    answers = judge.answers(fast)
+    largest = float(np.abs(answers - expected).max())
+    if largest > EXACT_GRAPH_TOLERANCE or (answers.argmax(1) != expected.argmax(1)).any():
+        return _without_exact_graph(
+            variant,
+            judge.folder,
+            f"it answers up to {largest:.2e} away from the portable graph on {cpu.kind}",
+        )
+    log.info("%s: %s answers as the portable graph on %s (largest difference %.1e)", variant.name,
+             EXACT_INT8_FILE, cpu.kind, largest)  # fmt: skip
+    verdict = {"on": cpu.kind, "sentences": len(expected), "max_abs_diff": largest}
+    return replace(variant, recipe={**variant.recipe, EXACT_U8S8_GRAPH: {**second, "judged": verdict}})
+
+
 def _bake_int8(staging: Path, folder: ModelFolder, judge: _Judge) -> tuple[VariantEntry, list[dict]]:
     """Try the int8 recipes in order and keep the first that passes the gate, or else the
     one that agreed best (recorded as not servable). Returns it and what each recipe found."""
-    judged: list[tuple[VariantEntry, Path]] = []
+    judged: list[tuple[VariantEntry, Path, Path]] = []
     for recipe in int8_recipes.RECIPES:
         path = staging / f".int8-{recipe.name}.onnx"
+        exact = staging / f".int8-{recipe.name}.exact.onnx"
         try:
-            entry = int8_recipes.quantize(staging / FP32_FILE, path, recipe)
+            entry = int8_recipes.quantize(staging / FP32_FILE, path, recipe, exact)
         except Exception as error:  # noqa: BLE001 (the quantizer's failures: fail the bake, named)
             raise BakeError(
                 f"int8 quantization ({recipe.name}) failed: {type(error).__name__}: {error}"
             ) from None
         variant = judge.variant(VariantEntry("onnx", "int8", (path.name,), recipe=entry))
-        judged.append((variant, path))
+        judged.append((variant, path, exact))
         if variant.servable:
             break
 
-    def rank(pair: tuple[VariantEntry, Path]) -> tuple[bool, float]:
-        return pair[0].servable, (pair[0].agreement or {}).get("argmax_agreement", 0.0)
+    def rank(found: tuple[VariantEntry, Path, Path]) -> tuple[bool, float]:
+        return found[0].servable, (found[0].agreement or {}).get("argmax_agreement", 0.0)
 
-    best, path = max(judged, key=rank)
+    best, path, exact = max(judged, key=rank)
     path.rename(staging / INT8_FILE)
-    for _, other in judged:
+    exact.rename(staging / EXACT_INT8_FILE)
+    for _, other, other_exact in judged:
         other.unlink(missing_ok=True)
-    tried = [{"recipe": v.recipe["name"], **(v.agreement or {}), "servable": v.servable} for v, _ in judged]
+        other_exact.unlink(missing_ok=True)
+    tried = [
+        {"recipe": v.recipe["name"], **(v.agreement or {}), "servable": v.servable} for v, _, _ in judged
+    ]
     if not best.servable and len(judged) > 1:
         best = replace(best, reason=f"{best.reason} (the best of {len(judged)} int8 recipes tried)")
-    return replace(best, files=(INT8_FILE,)), tried
+    second = {**best.recipe[EXACT_U8S8_GRAPH], "file": EXACT_INT8_FILE}
+    best = replace(best, files=(INT8_FILE,), recipe={**best.recipe, EXACT_U8S8_GRAPH: second})
+    return _exact_graph_verdict(judge, best), tried
+
+
+def _without_exact_graph(variant: VariantEntry, folder: ModelFolder, why: str) -> VariantEntry:
+    log.warning("%s: not shipping %s: %s", variant.name, EXACT_INT8_FILE, why)
+    folder.file(EXACT_INT8_FILE).unlink(missing_ok=True)
+    recipe = {key: value for key, value in variant.recipe.items() if key != EXACT_U8S8_GRAPH}
+    return replace(variant, recipe={**recipe, "exact_u8s8_graph_dropped": why})
 
 
 def _write_manifest(folder: Path, manifest: Manifest) -> None:

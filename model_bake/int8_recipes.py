@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from function.core.model_folder import EXACT_U8S8_GRAPH
+
 # ONNX Runtime's switch to exact u8s8 products on x86 CPUs without VNNI (a no-op elsewhere).
 EXACT_X86_KERNELS = {"session.x64quantprecision": "1"}
 
@@ -85,16 +87,37 @@ def _fp32_nodes(model_path: Path, keep: str) -> list[str]:
     raise ValueError(f"unknown keep_fp32 {keep!r}")
 
 
-def quantize(fp32_path: Path, out_path: Path, recipe: Int8Recipe) -> dict[str, Any]:
-    """Write the int8 graph of `recipe`, optimized as ONNX Runtime would at every start;
-    returns its manifest entry."""
+def exact_kernels_config(session_config: dict[str, str]) -> dict[str, str]:
+    """The recipe's session settings for a CPU whose u8s8 sums are exact: without the
+    switch to uint8 weights, which ONNX Runtime applies on every x86 CPU with AVX2, VNNI or
+    not (its test is that the u8u8 and u8s8 kernels differ), and which there only trades
+    VPDPBUSD for slower u8u8 kernels that compute the same sums."""
+    return {key: value for key, value in session_config.items() if key not in EXACT_X86_KERNELS}
+
+
+def quantize(fp32_path: Path, out_path: Path, recipe: Int8Recipe, exact_path: Path) -> dict[str, Any]:
+    """Write the int8 graph of `recipe`, optimized as ONNX Runtime would at every start, to
+    `out_path` (the portable graph: exact on every CPU), and the same graph with its int8
+    weights kept for CPUs with exact u8s8 kernels to `exact_path`; returns the manifest entry
+    (`function.core.model_folder.EXACT_U8S8_GRAPH` names the second)."""
     raw = out_path.with_name(f".{out_path.name}.raw")
+    exact_config = exact_kernels_config(recipe.session_config)
     try:
         fp32_nodes = quantize_only(fp32_path, raw, recipe)
         optimized = optimize_offline(raw, out_path, recipe.session_config)
+        exact = optimize_offline(raw, exact_path, exact_config)
     finally:
         raw.unlink(missing_ok=True)
-    return {**recipe.manifest_entry(fp32_nodes), "optimized_at_bake": optimized}
+    return {
+        **recipe.manifest_entry(fp32_nodes),
+        "optimized_at_bake": optimized,
+        EXACT_U8S8_GRAPH: {
+            "file": exact_path.name,
+            "for": "x86 CPUs with AVX-512 VNNI, AVX-VNNI or AMX (exact u8s8 sums)",
+            "session_config": exact_config,
+            "optimized_at_bake": exact,
+        },
+    }
 
 
 def quantize_only(fp32_path: Path, out_path: Path, recipe: Int8Recipe) -> list[str]:

@@ -18,6 +18,8 @@ from model_bake.errors import BakeError
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
+# The int8 graph with its weights as the quantizer wrote them, for CPUs with exact u8s8 sums.
+EXACT_INT8_FILE = "model.int8.vnni.onnx"
 OPSET = 17
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 

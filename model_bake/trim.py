@@ -6,8 +6,10 @@ and the common files; every other file is removed unless a kept variant reads it
 `--precision auto` keeps what PRECISION=auto may serve (the fastest servable variant, and
 the ones it falls back on when it fails its start-up check on the serving CPU: int8, then
 fp32), `int8` or `fp32` just that one (a folder with nothing to fall back on refuses to
-start where its variant fails the check), `all` every servable variant of the backend. The
-runtime checks only the files of the variants it may serve, and refuses the others by name.
+start where its variant fails the check), `all` every servable variant of the backend. A
+kept variant keeps every file it may read on any CPU (the int8 graph's two copies: the image
+is built on one CPU and served on others). The runtime checks only the files of the variants
+it may serve, and refuses the others by name.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def trim(folder_path: Path, backend: str, precision: str = "auto") -> list[str]:
             raise ModelFolderError(f"{folder_path} has no servable {backend} variant to keep")
     else:
         variants = folder.candidates(backend, precision)
-    keep = {MANIFEST_NAME, *COMMON_FILES, *(name for v in variants for name in v.files)}
+    keep = {MANIFEST_NAME, *COMMON_FILES, *(name for v in variants for name in v.all_files)}
     removed = []
     for path in sorted(folder_path.iterdir()):
         if path.is_file() and path.name not in keep:

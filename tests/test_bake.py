@@ -38,6 +38,7 @@ def test_from_dir_writes_a_manifest_the_runtime_accepts(baked_model: Path, model
         "tokenizer.json",
         "model.onnx",
         "model.int8.onnx",
+        "model.int8.vnni.onnx",
     }
     variants = manifest["variants"]
     assert set(variants) == {"torch-fp32", "onnx-fp32", "onnx-int8"}

@@ -18,7 +18,7 @@ from function.core.classifier import AssertionClassifier
 from function.core.cpus import cpu_features
 from function.core.errors import ModelFolderError
 from function.core.markers import MarkedText
-from function.core.model_folder import ModelFolder
+from function.core.model_folder import EXACT_U8S8_GRAPH, ModelFolder
 from model_bake import int8_recipes
 from tests.support.bake import run_bake
 from tests.support.models import build_bert_folder, calibration_sentences
@@ -74,6 +74,15 @@ def test_onnx_fp32_equals_the_pipeline(baked_model: Path, reference: Reference, 
         classifier.close()
 
 
+def random_feeds(baked_model: Path, *, rows: int, length: int, seed: int) -> dict[str, np.ndarray]:
+    """A batch of random token ids, one row padded halfway (so masking is exercised)."""
+    vocab = json.loads((baked_model / "config.json").read_text())["vocab_size"]
+    ids = np.random.default_rng(seed).integers(5, vocab, size=(rows, length), dtype=np.int64)
+    mask = np.ones_like(ids)
+    mask[1, length // 2 :] = 0
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+
+
 def test_the_int8_graph_ships_as_onnxruntime_optimizes_it_and_answers_the_same_bits(
     baked_model: Path, tmp_path: Path
 ) -> None:
@@ -98,15 +107,51 @@ def test_the_int8_graph_ships_as_onnxruntime_optimizes_it_and_answers_the_same_b
     if cpu_features().kind in {"x86_64 AVX2, no VNNI", "x86_64 AVX-512, no VNNI"}:
         assert kinds[onnx.TensorProto.INT8] == 0  # every weight rewritten for the exact kernels
 
-    rng = np.random.default_rng(13)
-    vocab = json.loads((baked_model / "config.json").read_text())["vocab_size"]
-    ids = rng.integers(5, vocab, size=(4, 24), dtype=np.int64)
-    mask = np.ones_like(ids)
-    mask[1, 16:] = 0
-    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    feeds = random_feeds(baked_model, rows=4, length=24, seed=13)
     expected = recipe_session(raw, entry.recipe).run(["logits"], feeds)[0]
     shipped_logits = recipe_session(baked_model / "model.int8.onnx", entry.recipe).run(["logits"], feeds)[0]
     assert np.array_equal(shipped_logits, expected)
+
+
+def test_the_int8_weights_ship_in_a_second_graph_for_cpus_whose_u8s8_sums_are_exact(
+    baked_model: Path,
+) -> None:
+    """ONNX Runtime's switch to uint8 weights (the portable graph's) applies on every x86
+    CPU, VNNI or not, where it trades VPDPBUSD for slower kernels: the bake also ships the
+    graph with the quantizer's int8 weights, without the switch, and says so."""
+    import onnx
+
+    entry = ModelFolder.open(baked_model).manifest.variants["onnx-int8"]
+    second = entry.recipe[EXACT_U8S8_GRAPH]
+    assert second["file"] == "model.int8.vnni.onnx" and second["file"] in entry.all_files
+    assert second["session_config"] == {}  # no session.x64quantprecision
+    graph = onnx.load(str(baked_model / second["file"])).graph
+    kinds = Counter(tensor.data_type for tensor in graph.initializer)
+    assert second["optimized_at_bake"]["int8_tensors"] == kinds[onnx.TensorProto.INT8] > 0
+    assert second["optimized_at_bake"]["uint8_tensors"] == kinds[onnx.TensorProto.UINT8]
+    assert Counter(node.op_type for node in graph.node)["DynamicQuantizeMatMul"] > 0
+    here = cpu_features()
+    assert second["judged"]["on"] == here.kind
+    if here.exact_u8s8:
+        assert second["judged"]["max_abs_diff"] <= 1e-5 and second["judged"]["sentences"] == 274
+    else:
+        assert second["judged"]["result"].startswith("not run here")
+
+
+@pytest.mark.skipif(
+    not cpu_features().exact_u8s8,
+    reason=f"needs an x86 CPU with AVX-512 VNNI, AVX-VNNI or AMX; this one is {cpu_features().kind}",
+)
+def test_where_u8s8_sums_are_exact_the_int8_weights_answer_the_portable_graphs_logits(
+    baked_model: Path,
+) -> None:
+    folder = ModelFolder.open(baked_model)
+    fast, portable = folder.candidates("onnx", "int8")
+    assert fast.files == ("model.int8.vnni.onnx",) and portable.files == ("model.int8.onnx",)
+    feeds = random_feeds(baked_model, rows=8, length=40, seed=17)
+    expected = recipe_session(baked_model / portable.files[0], portable.recipe).run(["logits"], feeds)[0]
+    answered = recipe_session(baked_model / fast.files[0], fast.recipe).run(["logits"], feeds)[0]
+    assert float(np.abs(answered - expected).max()) <= 1e-5
 
 
 def test_int8_alone_equals_onnxruntime_on_the_same_graph(

@@ -173,6 +173,11 @@ class CpuInfo(BaseModel):
     machine: str
     kind: str = Field(description="The family of int8 kernels this CPU gets, e.g. 'x86_64 AVX2, no VNNI'.")
     flags: list[str] = Field(description="The int8-relevant CPU features present.")
+    exact_u8s8: bool = Field(
+        default=False,
+        description="Whether int8 products sum exactly here (VNNI or AMX): the int8 variant then "
+        "serves its graph with int8 weights (model.int8.vnni.onnx).",
+    )
 
 
 class StartupCheck(BaseModel):

@@ -56,6 +56,12 @@ INT8_FLAGS = (
 )
 
 
+X86_MACHINES = frozenset({"x86_64", "AMD64", "i686", "i386"})
+# ONNX Runtime's MLAS multiplies u8 by s8 with VPDPBUSD (AVX-512 VNNI, AVX-VNNI) or AMX tiles
+# here: 32-bit sums, no saturation.
+EXACT_U8S8_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
 @dataclass(frozen=True)
 class CpuFeatures:
     """Which CPU this process runs on, as far as the int8 kernels care."""
@@ -68,7 +74,7 @@ class CpuFeatures:
     def kind(self) -> str:
         """A short name for the family of int8 kernels this CPU gets."""
         flags = set(self.flags)
-        if self.machine in {"x86_64", "AMD64", "i686", "i386"}:
+        if self.machine in X86_MACHINES:
             for flag, name in (
                 ("amx_int8", "AMX"),
                 ("avx512_vnni", "AVX-512 VNNI"),
@@ -84,8 +90,20 @@ class CpuFeatures:
             return "arm64" + (f" {'+'.join(extras)}" if extras else "")
         return self.machine or "unknown"
 
+    @property
+    def exact_u8s8(self) -> bool:
+        """Whether ONNX Runtime's x86 u8s8 kernels sum exactly here (VNNI or AMX), so that an
+        int8 graph needs no conversion of its weights to uint8 (which takes slower kernels)."""
+        return self.machine in X86_MACHINES and bool(set(self.flags) & EXACT_U8S8_FLAGS)
+
     def as_dict(self) -> dict[str, object]:
-        return {"model": self.model, "machine": self.machine, "kind": self.kind, "flags": list(self.flags)}
+        return {
+            "model": self.model,
+            "machine": self.machine,
+            "kind": self.kind,
+            "flags": list(self.flags),
+            "exact_u8s8": self.exact_u8s8,
+        }
 
 
 @functools.cache

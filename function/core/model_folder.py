@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from function.core.cpus import CpuFeatures, cpu_features
 from function.core.errors import ModelFolderError
 
 MANIFEST_NAME = "manifest.json"
@@ -26,6 +27,11 @@ COMMON_FILES = ("config.json", "tokenizer.json")
 # When PRECISION=auto: the fastest servable variant of the backend that passes its start-up
 # check on this CPU wins; the others are the fallbacks, in this order.
 PRECISION_PREFERENCE = ("int8", "fp32")
+# The int8 recipe's key for the graph's second copy, served where u8s8 sums are exact (x86
+# with VNNI or AMX): {"file", "session_config", "optimized_at_bake", "judged"}.
+EXACT_U8S8_GRAPH = "exact_u8s8_graph"
+# Set on the form of a variant `forms_for` derives: the graph it reads.
+HOST_GRAPH = "graph"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,35 @@ class VariantEntry:
     @property
     def name(self) -> str:
         return f"{self.backend}-{self.precision}"
+
+    @property
+    def label(self) -> str:
+        """The name, and the graph when the variant has more than one (logs, check reports)."""
+        graph = self.recipe.get(HOST_GRAPH)
+        return f"{self.name} ({self.files[0]})" if graph else self.name
+
+    @property
+    def all_files(self) -> tuple[str, ...]:
+        """Every file the variant may read, on any CPU (what a trimmed folder keeps)."""
+        extra = self.recipe.get(EXACT_U8S8_GRAPH, {}).get("file")
+        return self.files + ((extra,) if extra and extra not in self.files else ())
+
+    def forms_for(self, cpu: CpuFeatures) -> list[VariantEntry]:
+        """The ways to compute this variant on `cpu`, fastest first. An int8 graph baked with
+        a second copy for exact u8s8 kernels (`EXACT_U8S8_GRAPH`: int8 weights as the
+        quantizer wrote them, and no `session.x64quantprecision`) is served from that copy
+        where the CPU has VNNI or AMX: the same integer sums, and on an AVX-512 VNNI EPYC
+        1.9x the speed of the uint8 copy's kernels (docs/benchmarks.md). The portable graph
+        follows as the fallback should the fast one fail its start-up check here."""
+        extra = self.recipe.get(EXACT_U8S8_GRAPH)
+        if not extra or not cpu.exact_u8s8:
+            return [self]
+        recipe = {
+            **self.recipe,
+            "session_config": dict(extra.get("session_config", {})),
+            HOST_GRAPH: extra["file"],
+        }
+        return [replace(self, files=(extra["file"],), recipe=recipe), self]
 
 
 @dataclass(frozen=True)
@@ -214,13 +249,20 @@ class ModelFolder:
         return all((self.path / name).is_file() for name in variant.files)
 
     def candidates(
-        self, backend: str, precision: str = "auto", *, servable_only: bool = True
+        self,
+        backend: str,
+        precision: str = "auto",
+        *,
+        servable_only: bool = True,
+        cpu: CpuFeatures | None = None,
     ) -> list[VariantEntry]:
         """The variants that may serve, best first, their files' sizes checked: for
         `precision="auto"` every servable one of the backend that is present, fastest first
         (the ones after the first are the fallbacks when a variant fails its start-up check);
-        otherwise just the one named. Refuses, saying why, when there is none, or when the
-        variant named failed its bake checks. (`verify_files` reads a variant's checksums.)"""
+        otherwise just the one named. Each comes in the forms it has for `cpu` (this one by
+        default), fastest first (`VariantEntry.forms_for`). Refuses, saying why, when there
+        is none, or when the variant named failed its bake checks. (`verify_files` reads a
+        variant's checksums.)"""
         variants = self.manifest.variants
         known = sorted(variants)
         names = (
@@ -249,7 +291,22 @@ class ModelFolder:
             )
         for entry in present:
             self._check_files(entry.files, verify_checksums=False)
-        return present
+        cpu = cpu or cpu_features()
+        return [
+            form
+            for entry in present
+            for form in entry.forms_for(cpu)
+            if form is entry or self._form_present(form)
+        ]
+
+    def _form_present(self, form: VariantEntry) -> bool:
+        """A graph for this CPU kind that is listed and present with its size; one that is
+        not is skipped (the portable graph serves), never trusted unchecked."""
+        try:
+            self._check_files(form.files, verify_checksums=False)
+        except ModelFolderError:
+            return False
+        return True
 
     def verify_files(self, variant: VariantEntry) -> None:
         """A variant's files match the sha256 the manifest lists (reads them all)."""
@@ -262,9 +319,10 @@ class ModelFolder:
         *,
         verify_checksums: bool = False,
         servable_only: bool = True,
+        cpu: CpuFeatures | None = None,
     ) -> VariantEntry:
         """The first of `candidates`: the variant to serve if it passes its start-up check."""
-        first = self.candidates(backend, precision, servable_only=servable_only)[0]
+        first = self.candidates(backend, precision, servable_only=servable_only, cpu=cpu)[0]
         if verify_checksums:
             self.verify_files(first)
         return first

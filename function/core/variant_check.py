@@ -151,7 +151,7 @@ def check_here(classifier: AssertionClassifier) -> CheckOutcome:
     check = check_set_of(classifier.variant)
     started = time.perf_counter()
     probabilities = classifier.probabilities_in_one_pass(check.sentences)
-    return judge(classifier.variant.name, check, probabilities, time.perf_counter() - started)
+    return judge(classifier.variant.label, check, probabilities, time.perf_counter() - started)
 
 
 class CheckFailed(ModelFolderError):
@@ -191,7 +191,7 @@ def load_checked(
             return CheckedClassifier(classifier, outcome, tuple(failed))
         classifier.close()
         failed.append(outcome)
-    alone = len(candidates) == 1
+    alone = len({variant.name for variant in candidates}) == 1  # its graphs are one variant
     raise CheckFailed(
         "no variant passed its start-up check on this CPU: "
         + "; ".join(outcome.describe() for outcome in failed)

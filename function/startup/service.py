@@ -151,10 +151,10 @@ def _load_model(
             log,
             logging.WARNING,
             f"not serving {failed.variant}: it failed its start-up check on this CPU; "
-            f"serving {classifier.variant.name} instead. {failed.describe()}",
+            f"serving {classifier.variant.label} instead. {failed.describe()}",
             event="variant_check_failed",
             variant=failed.variant,
-            fallback=classifier.variant.name,
+            fallback=classifier.variant.label,
             check=failed.as_dict(),
             cpu=cpu,
         )
@@ -169,6 +169,7 @@ def _load_model(
         backend=info.backend,
         precision=info.precision,
         recipe=classifier.variant.recipe.get("name", ""),
+        graph=classifier.variant.files[0],
         check=outcome.as_dict(),
         cpu=cpu,
         threads=settings.threads,

@@ -99,10 +99,18 @@ def test_the_http_image_runs_as_a_user_without_compilers(http: Container) -> Non
     http.first_answer()
     assert http.exec("id", "-u").strip() not in ("", "0")
     assert http.exec("sh", "-c", "command -v gcc cc g++ clang || echo none").strip() == "none"
-    # Only what serving reads: the int8 graph and the fp32 one it falls back on where int8
-    # fails its start-up check on the host's CPU; no torch weights, no vocab.txt.
+    # Only what serving reads: the int8 graph in its two copies (int8 weights for hosts with
+    # VNNI or AMX, uint8 for the others), and the fp32 one it falls back on where int8 fails
+    # its start-up check on the host's CPU; no torch weights, no vocab.txt.
     listing = http.exec("sh", "-c", "ls /app/model").split()
-    assert listing == ["config.json", "manifest.json", "model.int8.onnx", "model.onnx", "tokenizer.json"]
+    assert listing == [
+        "config.json",
+        "manifest.json",
+        "model.int8.onnx",
+        "model.int8.vnni.onnx",
+        "model.onnx",
+        "tokenizer.json",
+    ]
     assert (
         http.exec("python", "-c", "import importlib.util as u; print(u.find_spec('torch'))").strip() == "None"
     )

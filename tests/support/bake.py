@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+from function.core.model_folder import ModelFolder
 from tests.support.servers import ROOT
 
 # The small random test model's int8 variant agrees with its fp32 reference on about 98 % of
@@ -24,3 +26,15 @@ def run_bake(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         text=True,
         timeout=600,
     )
+
+
+def int8_forms(folder: Path) -> list[str]:
+    """The int8 graphs this CPU would try, in order, by their labels: the int8 weights first
+    where u8s8 sums are exact (VNNI, AMX), then the portable graph (see
+    `VariantEntry.forms_for`). What a test expects in reports and logs on this host."""
+    return [variant.label for variant in ModelFolder.open(folder).candidates("onnx", "int8")]
+
+
+def served_int8_graph(folder: Path) -> str:
+    """The int8 graph file this CPU serves first (the one a fault must reach to be seen)."""
+    return ModelFolder.open(folder).select("onnx", "int8").files[0]
