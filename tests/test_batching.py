@@ -76,6 +76,49 @@ def test_a_full_queue_sheds_and_what_was_accepted_completes(held) -> None:
     assert np.allclose(results[1], results[0][0], atol=1e-5)  # same sentence, same answer
 
 
+class RecordingBackend:
+    """The real backend, recording how many inputs each pass held."""
+
+    def __init__(self, backend) -> None:
+        self.backend, self.name, self.precision = backend, backend.name, backend.precision
+        self.sizes: list[int] = []
+
+    def logits(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        self.sizes.append(len(input_ids))
+        return self.backend.logits(input_ids, attention_mask)
+
+
+def test_a_lone_caller_is_not_held_for_company_and_concurrent_callers_are(baked_model: Path) -> None:
+    """max_wait (1 s here) holds a short queue for the next caller only while callers come in
+    company: after a pass with one request, a request runs at once and the next one, 0.1 s
+    later, takes a pass of its own; after a pass shared by two requests, the same pair shares
+    one pass."""
+    classifier = AssertionClassifier.load(
+        baked_model, backend="onnx", precision="fp32", limits=BatchLimits(max_items=8, max_wait=1.0)
+    )
+    backend = RecordingBackend(classifier._backend)
+    classifier._backend = backend
+    batcher = classifier._batcher
+
+    def two_callers_apart() -> None:
+        first = batcher.submit(prepared(classifier, 1).inputs)
+        time.sleep(0.1)
+        second = batcher.submit(prepared(classifier, 1).inputs)
+        first.result(10), second.result(10)
+
+    try:
+        batcher.submit(prepared(classifier, 1).inputs).result(10)  # the first pass: waits, alone
+        two_callers_apart()
+        assert backend.sizes == [1, 1, 1]  # alone before: no wait, two passes
+        with batcher._changed:  # (reentrant) both queued before the thread can take either
+            together = [batcher.submit(prepared(classifier, 1).inputs) for _ in range(2)]
+        [future.result(10) for future in together]
+        two_callers_apart()
+        assert backend.sizes[3:] == [2, 2]  # in company before: the short queue waited
+    finally:
+        classifier.close()
+
+
 def test_a_fault_in_a_pass_reaches_every_waiting_caller(baked_model: Path) -> None:
     classifier = AssertionClassifier.load(baked_model, backend="onnx", precision="fp32")
 

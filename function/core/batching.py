@@ -2,7 +2,9 @@
 
 One inference thread owns the backend. Callers submit their (already validated and
 tokenized) inputs and get a future; the thread takes whatever is queued when it is free,
-waits at most `max_wait` for more while the queue is short, and runs up to `max_items`
+waits at most `max_wait` for more while the queue is short (only when the pass before shared
+inputs of several requests: a lone caller is never held for company that is not coming), and
+runs up to `max_items`
 inputs or `max_tokens` tokens at a time. A queue already holding `max_pending` inputs
 refuses more (`Overloaded`, answered 503 with Retry-After) rather than growing without
 bound. Batches are measured in tokens as well as items, because a pass costs by its
@@ -59,6 +61,11 @@ class MicroBatcher:
         self._changed = threading.Condition()
         self._closed = False
         self.dropped = 0  # queued inputs whose caller cancelled before a pass took them
+        # Whether the last pass held inputs of more than one request: callers are concurrent,
+        # and a short queue is worth `max_wait` for company. After a lone caller's pass it is
+        # not (its next request comes only after its answer): at one caller, waiting cost
+        # every request `max_wait` (2 ms of a 15 ms answer on an AVX-512 VNNI EPYC).
+        self._company = True
         self._threads = [
             threading.Thread(target=self._serve, args=(forward,), name=f"inference-{index}", daemon=True)
             for index, forward in enumerate(forwards)
@@ -116,9 +123,10 @@ class MicroBatcher:
                     return None
                 self._changed.wait()
             # A short queue may fill within max_wait of its oldest input: wait for that,
-            # but never make the oldest input wait longer.
+            # but never make the oldest input wait longer, and only while callers come in
+            # company.
             deadline = self._queue[0][2] + limits.max_wait
-            while len(self._queue) < limits.max_items and not self._closed:
+            while self._company and len(self._queue) < limits.max_items and not self._closed:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -141,6 +149,8 @@ class MicroBatcher:
                 self._queue.popleft()
                 taken.append((request, index))
                 tokens += length
+            if taken:
+                self._company = len({id(request) for request, _ in taken}) > 1
             return taken
 
     def _run(self, forward: Forward, taken: list[tuple[_Request, int]]) -> None:
