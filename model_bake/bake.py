@@ -239,7 +239,7 @@ def _exact_graph_verdict(judge: _Judge, variant: VariantEntry) -> VariantEntry:
     if not cpu.exact_u8s8:
         verdict: dict[str, object] = {
             "on": cpu.kind,
-            "result": "not run here (this CPU's u8s8 sums saturate); judged at every start",
+            "result": "not run here (this CPU has no exact x86 u8s8 kernels); judged at every start",
         }
         return replace(variant, recipe={**variant.recipe, EXACT_U8S8_GRAPH: {**second, "judged": verdict}})
     fast, portable = variant.forms_for(cpu)

@@ -15,6 +15,12 @@ conversion applies on the bake's CPU it is done once there, and the weights ship
 (exact everywhere); where it does not, they ship as int8 and a host that needs it converts
 them at load, as before. The manifest counts both kinds of tensor.
 
+ONNX Runtime applies the switch wherever its u8u8 and u8s8 kernels differ, which is every x86
+CPU with AVX2, VNNI and AMX ones included, not only where sums saturate: on VNNI it trades
+VPDPBUSD for slower u8u8 kernels (1.84x in-process on an AVX-512 VNNI EPYC). So `quantize`
+also writes the graph with the quantizer's int8 weights and no switch, which the folder
+serves where the CPU sums u8s8 exactly (`VariantEntry.forms_for`).
+
 Measured on the benchmark's BERT-base-shaped model and on the test model (bench/results.md):
 the saturating kernels cost the test model 8 points of agreement on an AVX2-only AMD EPYC;
 the exact ones restore what a VNNI Xeon computes, at no measurable speed cost there. Weights
@@ -33,7 +39,8 @@ from typing import Any
 
 from function.core.model_folder import EXACT_U8S8_GRAPH
 
-# ONNX Runtime's switch to exact u8s8 products on x86 CPUs without VNNI (a no-op elsewhere).
+# ONNX Runtime's switch to exact products on x86 (uint8 weights, u8u8 kernels): needed where
+# u8s8 sums saturate, applied (and slower) on every x86 CPU, a no-op on arm64.
 EXACT_X86_KERNELS = {"session.x64quantprecision": "1"}
 
 

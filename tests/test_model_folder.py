@@ -62,7 +62,7 @@ def test_a_cpu_with_exact_u8s8_sums_serves_the_int8_weights_first(folder: Path, 
     assert served_graphs(folder, cpu) == [EXACT, PORTABLE, "model.onnx"]
     assert served_graphs(folder, cpu, "int8") == [EXACT, PORTABLE]  # the portable graph is its fallback
     fast = ModelFolder.open(folder).select("onnx", "int8", cpu=cpu)
-    assert fast.name == "onnx-int8" and fast.label == f"onnx-int8 ({EXACT})"
+    assert fast.name == "onnx-int8" and fast.files == (EXACT,) and fast.all_files == (EXACT,)
     assert "session.x64quantprecision" not in fast.recipe["session_config"]
 
 
@@ -71,7 +71,7 @@ def test_any_other_cpu_serves_the_portable_graph_only(folder: Path, cpu: CpuFeat
     assert served_graphs(folder, cpu) == [PORTABLE, "model.onnx"]
     portable = ModelFolder.open(folder).select("onnx", "int8", cpu=cpu)
     assert portable.recipe["session_config"] == {"session.x64quantprecision": "1"}
-    assert portable.label == "onnx-int8"
+    assert portable.files == (PORTABLE,) and portable.all_files == (PORTABLE, EXACT)
 
 
 def test_an_exact_graph_that_is_missing_or_damaged_is_skipped_not_trusted(folder: Path) -> None:

@@ -16,7 +16,7 @@ from function.core.classifier import AssertionClassifier
 from function.core.cpus import cpu_features
 from function.core.errors import ModelFolderError
 from function.core.model_folder import MANIFEST_NAME, ModelFolder
-from function.core.variant_check import CheckFailed, CheckSet, check_here, judge, load_checked
+from function.core.variant_check import CheckFailed, CheckOutcome, CheckSet, check_here, judge, load_checked
 from model_bake import int8_recipes
 from model_bake.check_set import CHECK_SIZE, MARGIN_FLOOR, margins
 from tests.support.bake import int8_forms
@@ -117,7 +117,7 @@ def test_in_process_the_fallback_serves_fp32_and_reports_the_failure(baked_copy:
     checked = load_checked(folder, folder.candidates("onnx", "auto"))
     try:
         assert checked.classifier.info.precision == "fp32" and checked.outcome.passed
-        assert [failed.variant for failed in checked.failed] == int8_forms(baked_copy)
+        assert [(failed.variant, failed.graph) for failed in checked.failed] == int8_forms(baked_copy)
         for failed in checked.failed:
             assert not failed.passed and failed.excess > failed.tolerance
     finally:
@@ -142,17 +142,20 @@ def test_a_variant_that_fails_here_is_passed_over_with_one_warning(
             assert health["model"]["precision"] == "fp32"
             report = health["startup_check"]
             assert report["serving"]["variant"] == "onnx-fp32" and report["serving"]["passed"]
-            assert [failed["variant"] for failed in report["failed"]] == int8_forms(baked_copy)
+            assert [(failed["variant"], failed["graph"]) for failed in report["failed"]] == int8_forms(
+                baked_copy
+            )
             assert report["cpu"] == cpu_features().as_dict()
     finally:
         process.stop()
     lines = json_lines(process.logs())
-    warnings = [line for line in lines if line.get("event") == "variant_check_failed"]
-    assert [warning["variant"] for warning in warnings] == int8_forms(baked_copy)  # one per graph tried
-    for warning in warnings:
-        assert warning["severity"] == "WARNING" and warning["fallback"] == "onnx-fp32"
-        assert warning["check"]["excess"] > warning["check"]["tolerance"]
-        assert warning["cpu"]["kind"] == cpu_features().kind and cpu_features().model in warning["message"]
+    (warning,) = [line for line in lines if line.get("event") == "variant_check_failed"]  # one per variant
+    assert warning["severity"] == "WARNING"
+    assert warning["variant"] == "onnx-int8" and warning["fallback"] == "onnx-fp32"
+    assert warning["graphs"] == [graph for _, graph in int8_forms(baked_copy)]  # every copy tried
+    assert warning["check"]["excess"] > warning["check"]["tolerance"]
+    assert warning["cpu"]["kind"] == cpu_features().kind and cpu_features().model in warning["message"]
+    assert not [line for line in lines if line.get("event") == "graph_check_failed"]  # int8 did not serve
     (ready,) = [line for line in lines if line.get("event") == "ready"]
     assert ready["precision"] == "fp32" and ready["check"]["passed"]
 
@@ -175,8 +178,9 @@ def test_health_names_the_variant_and_its_check(deployments) -> None:
     health = httpx.get(deployments["open"].ff.url + "/health", timeout=10).json()
     assert health["model"]["precision"] == "int8" and health["model"]["recipe"] == "dynamic-per-channel"
     report = health["startup_check"]
-    served = "onnx-int8 (model.int8.vnni.onnx)" if cpu_features().exact_u8s8 else "onnx-int8"
-    assert report["serving"]["variant"] == served and report["serving"]["passed"]
+    graph = "model.int8.vnni.onnx" if cpu_features().exact_u8s8 else "model.int8.onnx"
+    assert report["serving"]["variant"] == "onnx-int8" and report["serving"]["graph"] == graph
+    assert report["serving"]["passed"]
     assert report["failed"] == []
 
 
@@ -230,8 +234,50 @@ def test_a_cpu_that_claims_vnni_but_saturates_is_served_by_the_portable_graph(ba
     assert [c.label for c in candidates][:2] == ["onnx-int8 (model.int8.vnni.onnx)", "onnx-int8"]
     checked = load_checked(folder, candidates)
     try:
-        assert checked.classifier.variant.label == "onnx-int8" and checked.outcome.passed
+        assert checked.outcome.passed and checked.outcome.graph == "model.int8.onnx"
+        assert checked.classifier.info.precision == "int8"  # int8 still serves, from its portable copy
         (failed,) = checked.failed
-        assert failed.variant == "onnx-int8 (model.int8.vnni.onnx)" and failed.drift > 0.05
+        assert (failed.variant, failed.graph) == ("onnx-int8", "model.int8.vnni.onnx") and failed.drift > 0.05
     finally:
         checked.classifier.close()
+
+
+def outcome(variant: str, graph: str, passed: bool) -> CheckOutcome:
+    return CheckOutcome(
+        variant=variant, passed=passed, excess=0.0 if passed else 0.1, tolerance=0.02, agreed=4,
+        agreed_at_bake=4, sentences=4, drift=0.0 if passed else 0.1, seconds=0.01, cpu=cpu_features(),
+        graph=graph,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("failed", "serving", "events"),
+    [
+        # the int8-weight copy failed, int8 serves from its portable copy: no alert, one line
+        (
+            [("onnx-int8", "model.int8.vnni.onnx")],
+            ("onnx-int8", "model.int8.onnx"),
+            [("graph_check_failed", "onnx-int8")],
+        ),
+        # both copies failed, fp32 serves: one line for the variant, the alert's
+        (
+            [("onnx-int8", "model.int8.vnni.onnx"), ("onnx-int8", "model.int8.onnx")],
+            ("onnx-fp32", "model.onnx"),
+            [("variant_check_failed", "onnx-int8")],
+        ),
+    ],
+    ids=["copy", "variant"],
+)
+def test_a_copy_passed_over_is_not_a_variant_passed_over(caplog, failed, serving, events) -> None:
+    """The on-call alert counts `variant_check_failed` (a slower variant serves); a copy of
+    the serving variant's graph passed over is its own event, one per copy."""
+    from function.startup.service import _log_passed_over
+
+    with caplog.at_level("WARNING", logger="function.service"):
+        _log_passed_over([outcome(v, g, False) for v, g in failed], outcome(*serving, True), cpu={})
+    lines = [r.json_fields for r in caplog.records if r.name == "function.service"]
+    assert [(line["event"], line["variant"]) for line in lines] == events
+    if events[0][0] == "variant_check_failed":
+        assert lines[0]["graphs"] == [g for _, g in failed] and lines[0]["fallback"] == serving[0]
+    else:
+        assert lines[0]["graph"] == failed[0][1] and lines[0]["fallback_graph"] == serving[1]

@@ -182,6 +182,11 @@ class CpuInfo(BaseModel):
 
 class StartupCheck(BaseModel):
     variant: str
+    graph: str = Field(
+        default="",
+        description="The graph file an ONNX variant ran: model.int8.vnni.onnx (int8 weights, on CPUs "
+        "with VNNI or AMX), model.int8.onnx (the portable copy) or model.onnx.",
+    )
     passed: bool
     excess: float = Field(
         description="Furthest a check answer moved from the fp32 reference beyond its distance at bake."
@@ -200,7 +205,8 @@ class HealthCheckReport(BaseModel):
     cpu: CpuInfo
     serving: StartupCheck = Field(description="The start-up check of the variant that serves.")
     failed: list[StartupCheck] = Field(
-        description="Variants that failed their start-up check on this CPU and were passed over."
+        description="Variants, or copies of a variant's graph, that failed their start-up check on "
+        "this CPU and were passed over."
     )
 
 

@@ -30,8 +30,6 @@ PRECISION_PREFERENCE = ("int8", "fp32")
 # The int8 recipe's key for the graph's second copy, served where u8s8 sums are exact (x86
 # with VNNI or AMX): {"file", "session_config", "optimized_at_bake", "judged"}.
 EXACT_U8S8_GRAPH = "exact_u8s8_graph"
-# Set on the form of a variant `forms_for` derives: the graph it reads.
-HOST_GRAPH = "graph"
 
 
 @dataclass(frozen=True)
@@ -71,12 +69,6 @@ class VariantEntry:
         return f"{self.backend}-{self.precision}"
 
     @property
-    def label(self) -> str:
-        """The name, and the graph when the variant has more than one (logs, check reports)."""
-        graph = self.recipe.get(HOST_GRAPH)
-        return f"{self.name} ({self.files[0]})" if graph else self.name
-
-    @property
     def all_files(self) -> tuple[str, ...]:
         """Every file the variant may read, on any CPU (what a trimmed folder keeps)."""
         extra = self.recipe.get(EXACT_U8S8_GRAPH, {}).get("file")
@@ -87,16 +79,12 @@ class VariantEntry:
         a second copy for exact u8s8 kernels (`EXACT_U8S8_GRAPH`: int8 weights as the
         quantizer wrote them, and no `session.x64quantprecision`) is served from that copy
         where the CPU has VNNI or AMX: the same integer sums, and on an AVX-512 VNNI EPYC
-        1.9x the speed of the uint8 copy's kernels (docs/benchmarks.md). The portable graph
+        1.84x the speed of the uint8 copy's kernels (docs/benchmarks.md). The portable graph
         follows as the fallback should the fast one fail its start-up check here."""
         extra = self.recipe.get(EXACT_U8S8_GRAPH)
         if not extra or not cpu.exact_u8s8:
             return [self]
-        recipe = {
-            **self.recipe,
-            "session_config": dict(extra.get("session_config", {})),
-            HOST_GRAPH: extra["file"],
-        }
+        recipe = {**self.recipe, "session_config": dict(extra.get("session_config", {}))}
         return [replace(self, files=(extra["file"],), recipe=recipe), self]
 
 

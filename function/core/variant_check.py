@@ -19,7 +19,10 @@ of CPU, and the measure of how far another kind moves the numbers.
 
 A variant that fails is not served: with PRECISION=auto the next one is tried (int8, then
 fp32) and a WARNING names the variant, the figures and the CPU; with a PRECISION named
-explicitly, the process refuses to start.
+explicitly, the process refuses to start. The int8 variant may come in two copies of its
+graph (int8 weights first where the CPU's u8s8 sums are exact, then the portable one: see
+`VariantEntry.forms_for`): a copy that fails gives way to the next copy of the same variant,
+which still serves int8; each outcome names its `graph`.
 """
 
 from __future__ import annotations
@@ -92,10 +95,12 @@ class CheckOutcome:
     drift: float  # largest difference from the bake's own answers
     seconds: float
     cpu: CpuFeatures
+    graph: str = ""  # the file an ONNX variant ran (its int8 weights' copy, or the portable one)
 
     def describe(self) -> str:
+        graph = f" ({self.graph})" if self.graph else ""
         return (
-            f"{self.variant} on {self.cpu.model} ({self.cpu.kind}): {self.agreed}/{self.sentences} "
+            f"{self.variant}{graph} on {self.cpu.model} ({self.cpu.kind}): {self.agreed}/{self.sentences} "
             f"check labels match the reference (bake: {self.agreed_at_bake}); answers moved up to "
             f"{self.excess:.4f} further from it than at bake (allowed {self.tolerance:g}); "
             f"largest difference from the bake's answers {self.drift:.2e}"
@@ -104,6 +109,7 @@ class CheckOutcome:
     def as_dict(self) -> dict[str, Any]:
         return {
             "variant": self.variant,
+            "graph": self.graph,
             "passed": self.passed,
             "excess": round(self.excess, 6),
             "tolerance": self.tolerance,
@@ -115,7 +121,9 @@ class CheckOutcome:
         }
 
 
-def judge(variant: str, check: CheckSet, probabilities: np.ndarray, seconds: float = 0.0) -> CheckOutcome:
+def judge(
+    variant: str, check: CheckSet, probabilities: np.ndarray, seconds: float = 0.0, graph: str = ""
+) -> CheckOutcome:
     """Compare this CPU's answers to what the bake recorded."""
     excess = float(np.max(distance(probabilities, check.reference) - distance(check.baked, check.reference)))
     agreed = agreed_labels(probabilities, check.reference)
@@ -130,6 +138,7 @@ def judge(variant: str, check: CheckSet, probabilities: np.ndarray, seconds: flo
         drift=float(distance(probabilities, check.baked).max()),
         seconds=seconds,
         cpu=cpu_features(),
+        graph=graph,
     )
 
 
@@ -151,7 +160,9 @@ def check_here(classifier: AssertionClassifier) -> CheckOutcome:
     check = check_set_of(classifier.variant)
     started = time.perf_counter()
     probabilities = classifier.probabilities_in_one_pass(check.sentences)
-    return judge(classifier.variant.label, check, probabilities, time.perf_counter() - started)
+    variant = classifier.variant
+    graph = variant.files[0] if variant.backend == "onnx" else ""
+    return judge(variant.name, check, probabilities, time.perf_counter() - started, graph)
 
 
 class CheckFailed(ModelFolderError):

@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
@@ -146,18 +146,7 @@ def _load_model(
     classifier, outcome = checked.classifier, checked.outcome
     state.check, state.failed_checks = outcome, checked.failed
     cpu = outcome.cpu.as_dict()
-    for failed in checked.failed:
-        log_event(
-            log,
-            logging.WARNING,
-            f"not serving {failed.variant}: it failed its start-up check on this CPU; "
-            f"serving {classifier.variant.label} instead. {failed.describe()}",
-            event="variant_check_failed",
-            variant=failed.variant,
-            fallback=classifier.variant.label,
-            check=failed.as_dict(),
-            cpu=cpu,
-        )
+    _log_passed_over(checked.failed, outcome, cpu)
     info = classifier.info
     log_event(
         log,
@@ -169,7 +158,7 @@ def _load_model(
         backend=info.backend,
         precision=info.precision,
         recipe=classifier.variant.recipe.get("name", ""),
-        graph=classifier.variant.files[0],
+        graph=outcome.graph,
         check=outcome.as_dict(),
         cpu=cpu,
         threads=settings.threads,
@@ -178,6 +167,45 @@ def _load_model(
         startup_seconds=round(time.perf_counter() - PROCESS_STARTED, 3),
     )
     return classifier
+
+
+def _log_passed_over(failed: Sequence[CheckOutcome], serving: CheckOutcome, cpu: dict) -> None:
+    """One WARNING per variant passed over (`variant_check_failed`: what the on-call alert
+    counts, a slower variant serves), and one per copy of the serving variant's graph passed
+    over (`graph_check_failed`: the same variant serves from its portable copy, the same
+    answers, at the speed it had before the int8-weight copy existed)."""
+    for outcome in failed:
+        if outcome.variant != serving.variant:
+            continue
+        log_event(
+            log,
+            logging.WARNING,
+            f"not serving {outcome.variant} from {outcome.graph}: it failed its start-up check on this "
+            f"CPU; serving it from {serving.graph} instead (the same answers, slower). {outcome.describe()}",
+            event="graph_check_failed",
+            variant=outcome.variant,
+            graph=outcome.graph,
+            fallback_graph=serving.graph,
+            check=outcome.as_dict(),
+            cpu=cpu,
+        )
+    passed_over: dict[str, list[CheckOutcome]] = {}
+    for outcome in failed:
+        if outcome.variant != serving.variant:
+            passed_over.setdefault(outcome.variant, []).append(outcome)
+    for variant, outcomes in passed_over.items():
+        log_event(
+            log,
+            logging.WARNING,
+            f"not serving {variant}: it failed its start-up check on this CPU; serving "
+            f"{serving.variant} instead. " + " ".join(outcome.describe() for outcome in outcomes),
+            event="variant_check_failed",
+            variant=variant,
+            fallback=serving.variant,
+            graphs=[outcome.graph for outcome in outcomes if outcome.graph],
+            check=outcomes[-1].as_dict(),  # its last copy tried: the portable one
+            cpu=cpu,
+        )
 
 
 def _beside(state: ServiceState, work: Callable[[], T]) -> tuple[T, BaseException | None]:

@@ -28,11 +28,11 @@ def run_bake(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     )
 
 
-def int8_forms(folder: Path) -> list[str]:
-    """The int8 graphs this CPU would try, in order, by their labels: the int8 weights first
-    where u8s8 sums are exact (VNNI, AMX), then the portable graph (see
+def int8_forms(folder: Path) -> list[tuple[str, str]]:
+    """The int8 graphs this CPU would try, in order, as (variant, graph): the int8 weights
+    first where u8s8 sums are exact (VNNI, AMX), then the portable graph (see
     `VariantEntry.forms_for`). What a test expects in reports and logs on this host."""
-    return [variant.label for variant in ModelFolder.open(folder).candidates("onnx", "int8")]
+    return [(v.name, v.files[0]) for v in ModelFolder.open(folder).candidates("onnx", "int8")]
 
 
 def served_int8_graph(folder: Path) -> str:
