@@ -18,20 +18,25 @@ import os
 import statistics
 import sys
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from bench.measure import save_results
 from bench.model import baked_bench_model
-from bench.runtimes import ITEMS, rates
+from bench.runtimes import ITEMS, Run, alternate, service_passes
 from function.core.backends import load_backend
 from function.core.classifier import AssertionClassifier
 from function.core.cpus import cpu_features
-from function.core.model_folder import EXACT_U8S8_GRAPH, ModelFolder
+from function.core.model_folder import EXACT_U8S8_GRAPH, ModelFolder, VariantEntry
 from tests.support.models import marked_negex_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _logits(entry: VariantEntry, folder: ModelFolder, threads: int) -> Run:
+    return load_backend(entry, folder, threads=threads).logits
 
 
 def main() -> int:
@@ -48,23 +53,16 @@ def main() -> int:
     exact = portable.forms_for(claims_exact)[0]
     served = AssertionClassifier.load(baked, precision="int8", threads=threads)
     try:
-        prepared = served.prepare_sentences(texts, where=[f"s[{n}]" for n in range(len(texts))])
-        inputs = prepared.inputs
-        passes = [served._pad([inputs[n] for n in chunk]) for chunk in served._chunks(inputs)]
+        passes = service_passes(served, texts)
         copies = {
             f"{portable.files[0]} (uint8 weights, the switch)": portable,
             f"{exact.files[0]} (int8 weights, no switch)": exact,
         }
-        runs = {name: load_backend(entry, folder, threads=threads).logits for name, entry in copies.items()}
-        measured: dict[str, list[float]] = {name: [] for name in runs}
-        probabilities: dict[str, np.ndarray] = {}
-        for name in [*runs, *reversed(runs)]:
-            found, probabilities[name] = rates(runs[name], passes, len(texts))
-            measured[name] += found
-            print(f"  {name}: {' '.join(f'{r:.2f}' for r in found)} sentences/s", flush=True)
+        builders = {name: partial(_logits, entry, folder, threads) for name, entry in copies.items()}
+        measured, probabilities = alternate(builders, passes, len(texts))
     finally:
         served.close()
-    first, second = runs
+    first, second = builders
     base = statistics.median(measured[first])
     difference = float(np.abs(probabilities[second] - probabilities[first]).max())
     lines = [

@@ -28,7 +28,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,6 +114,27 @@ def rates(run: Run, passes: Passes, items: int) -> tuple[list[float], np.ndarray
     return measured, np.concatenate([softmax(out.astype(np.float32, copy=False)) for out in outputs])
 
 
+def service_passes(served: AssertionClassifier, texts: list[str]) -> Passes:
+    """The padded passes the service itself cuts `texts` into (its chunking and padding)."""
+    inputs = served.prepare_sentences(texts, where=[f"s[{n}]" for n in range(len(texts))]).inputs
+    return [served._pad([inputs[n] for n in chunk]) for chunk in served._chunks(inputs)]
+
+
+def alternate(
+    builders: Mapping[str, Callable[[], Run]], passes: Passes, items: int
+) -> tuple[dict[str, list[float]], dict[str, np.ndarray]]:
+    """Each run timed on `passes` in the order A B .. B A (drift on a shared machine falls on
+    all alike): its rates, and its probabilities from the last round."""
+    measured: dict[str, list[float]] = {name: [] for name in builders}
+    probabilities: dict[str, np.ndarray] = {}
+    order = list(builders)
+    for name in [*order, *reversed(order)]:
+        found, probabilities[name] = rates(builders[name](), passes, items)
+        measured[name] += found
+        print(f"  {name}: {' '.join(f'{r:.2f}' for r in found)} sentences/s", flush=True)
+    return measured, probabilities
+
+
 def main() -> int:
     try:
         import nncf  # noqa: F401
@@ -129,9 +150,7 @@ def main() -> int:
         return 2
     served = AssertionClassifier.load(baked, precision="int8", threads=threads)
     try:
-        prepared = served.prepare_sentences(texts, where=[f"s[{n}]" for n in range(len(texts))])
-        inputs = prepared.inputs
-        passes = [served._pad([inputs[n] for n in chunk]) for chunk in served._chunks(inputs)]
+        passes = service_passes(served, texts)
         began = time.perf_counter()
         quantized = openvino_int8(baked, served)
         quantize_s = time.perf_counter() - began
@@ -141,12 +160,7 @@ def main() -> int:
             "OpenVINO fp32": lambda: openvino_run(str(baked / "model.onnx"), threads),
             "OpenVINO int8 (NNCF static)": lambda: openvino_run(quantized, threads),
         }
-        measured: dict[str, list[float]] = {name: [] for name in builders}
-        probabilities: dict[str, np.ndarray] = {}
-        for name in [*builders, *reversed(builders)]:
-            found, probabilities[name] = rates(builders[name](), passes, len(texts))
-            measured[name] += found
-            print(f"  {name}: {' '.join(f'{r:.2f}' for r in found)} sentences/s", flush=True)
+        measured, probabilities = alternate(builders, passes, len(texts))
     finally:
         served.close()
     reference = probabilities["ONNX Runtime fp32"]

@@ -236,25 +236,23 @@ def _exact_graph_verdict(judge: _Judge, variant: VariantEntry) -> VariantEntry:
     second = variant.recipe[EXACT_U8S8_GRAPH]
     if not variant.servable:
         return _without_exact_graph(variant, judge.folder, "the int8 variant is not servable")
+    verdict: dict[str, object] = {"on": cpu.kind}
     if not cpu.exact_u8s8:
-        verdict: dict[str, object] = {
-            "on": cpu.kind,
-            "result": "not run here (this CPU has no exact x86 u8s8 kernels); judged at every start",
-        }
-        return replace(variant, recipe={**variant.recipe, EXACT_U8S8_GRAPH: {**second, "judged": verdict}})
-    fast, portable = variant.forms_for(cpu)
-    expected = judge.answers(portable)
-    answers = judge.answers(fast)
-    largest = float(np.abs(answers - expected).max())
-    if largest > EXACT_GRAPH_TOLERANCE or (answers.argmax(1) != expected.argmax(1)).any():
-        return _without_exact_graph(
-            variant,
-            judge.folder,
-            f"it answers up to {largest:.2e} away from the portable graph on {cpu.kind}",
-        )
-    log.info("%s: %s answers as the portable graph on %s (largest difference %.1e)", variant.name,
-             EXACT_INT8_FILE, cpu.kind, largest)  # fmt: skip
-    verdict = {"on": cpu.kind, "sentences": len(expected), "max_abs_diff": largest}
+        verdict["result"] = "not run here (this CPU has no exact x86 u8s8 kernels); judged at every start"
+    else:
+        fast, portable = variant.forms_for(cpu)
+        expected = judge.answers(portable)
+        answers = judge.answers(fast)
+        largest = float(np.abs(answers - expected).max())
+        if largest > EXACT_GRAPH_TOLERANCE or (answers.argmax(1) != expected.argmax(1)).any():
+            return _without_exact_graph(
+                variant,
+                judge.folder,
+                f"it answers up to {largest:.2e} away from the portable graph on {cpu.kind}",
+            )
+        log.info("%s: %s answers as the portable graph on %s (largest difference %.1e)", variant.name,
+                 EXACT_INT8_FILE, cpu.kind, largest)  # fmt: skip
+        verdict.update(sentences=len(expected), max_abs_diff=largest)
     return replace(variant, recipe={**variant.recipe, EXACT_U8S8_GRAPH: {**second, "judged": verdict}})
 
 

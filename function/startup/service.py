@@ -174,8 +174,10 @@ def _log_passed_over(failed: Sequence[CheckOutcome], serving: CheckOutcome, cpu:
     counts, a slower variant serves), and one per copy of the serving variant's graph passed
     over (`graph_check_failed`: the same variant serves from its portable copy, the same
     answers, at the speed it had before the int8-weight copy existed)."""
+    passed_over: dict[str, list[CheckOutcome]] = {}
     for outcome in failed:
         if outcome.variant != serving.variant:
+            passed_over.setdefault(outcome.variant, []).append(outcome)
             continue
         log_event(
             log,
@@ -189,10 +191,6 @@ def _log_passed_over(failed: Sequence[CheckOutcome], serving: CheckOutcome, cpu:
             check=outcome.as_dict(),
             cpu=cpu,
         )
-    passed_over: dict[str, list[CheckOutcome]] = {}
-    for outcome in failed:
-        if outcome.variant != serving.variant:
-            passed_over.setdefault(outcome.variant, []).append(outcome)
     for variant, outcomes in passed_over.items():
         log_event(
             log,
