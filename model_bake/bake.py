@@ -78,7 +78,7 @@ def bake(request: BakeRequest) -> tuple[Manifest, bool]:
         hub.require_commit(request.revision or "")
     elif not request.from_dir.is_dir():
         raise BakeError(f"--from-dir {request.from_dir} is not a folder")
-    if request.openvino and (missing := openvino_int8.available()):
+    if request.openvino and (missing := openvino_int8.missing()):
         raise BakeError(f"--openvino: {missing}")
     if not request.force:
         current = _up_to_date(request, out)

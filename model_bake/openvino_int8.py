@@ -24,7 +24,7 @@ from function.core.model_folder import OPENVINO_INT8_FILES, ModelFolder, Variant
 RECIPE_NAME = "nncf-static-transformer"
 
 
-def available() -> str:
+def missing() -> str:
     """'' when openvino and nncf can be imported here, else what is missing."""
     try:
         import nncf  # type: ignore[import-untyped]  # noqa: F401
