@@ -4,7 +4,6 @@
 #   docker build --target lambda -t assertion-lambda .    # AWS Lambda container image
 #   docker build --target bulk -t assertion-bulk .        # the Beam pipeline (python -m function.bulk)
 #   docker build --target dataflow -t assertion-dataflow .  # the same, as a Dataflow custom container
-#   docker build --build-arg OPENVINO=1 -t assertion-openvino .  # + the optional OpenVINO backend
 #
 # The same image serves the Pub/Sub target: run it with FUNCTION_TARGET=predict_pubsub,
 # FUNCTION_SIGNATURE_TYPE=cloudevent and FUNCTION_USE_ASGI=false.
@@ -36,15 +35,6 @@ RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
         ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
         ${FIND_LINKS:+--find-links "$FIND_LINKS"} \
         -r requirements.txt
-# OPENVINO=1: also bake the optional OpenVINO variant (NNCF int8) and serve it with
-# BACKEND=openvino where the host CPU has VNNI or AMX (ONNX Runtime elsewhere, and as its
-# fallback): about 1.3x the throughput there, 0.5 s more of a cold start, 180 MB more image.
-ARG OPENVINO=
-COPY requirements-openvino.txt ./
-RUN if [ -n "$OPENVINO" ]; then \
-        /opt/bake/bin/pip install ${FIND_LINKS:+--find-links "$FIND_LINKS"} -r requirements-openvino.txt \
-        && /opt/bake/bin/opt_in_out --opt_out >/dev/null; \
-    fi
 
 FROM bake-deps AS bake
 ARG MODEL_ID=bvanaken/clinical-assertion-negation-bert
@@ -59,7 +49,6 @@ ARG MIN_AGREEMENT=0.995
 # host's CPU), int8 or fp32 alone (smaller; nothing to fall back on), or all.
 ARG SERVE_PRECISION=auto
 ARG HF_ENDPOINT=
-ARG OPENVINO=
 COPY function ./function
 COPY model_bake ./model_bake
 # The bracket makes the folder optional: a glob that matches nothing copies nothing.
@@ -71,26 +60,19 @@ RUN if [ -z "$HF_ENDPOINT" ]; then unset HF_ENDPOINT; fi \
         set -- --revision "$MODEL_REVISION"; \
     fi \
     && /opt/bake/bin/python -m model_bake --model-id "$MODEL_ID" "$@" \
-        --min-agreement "$MIN_AGREEMENT" ${OPENVINO:+--openvino} --out /build/model \
-    && /opt/bake/bin/python -m model_bake.trim /build/model --precision "$SERVE_PRECISION" \
-        --backend "$(if [ -n "$OPENVINO" ]; then echo openvino; else echo onnx; fi)"
+        --min-agreement "$MIN_AGREEMENT" --out /build/model \
+    && /opt/bake/bin/python -m model_bake.trim /build/model --backend onnx --precision "$SERVE_PRECISION"
 
 # --- run time: the onnx backend's dependencies only --------------------------------------
 FROM base AS serve-deps
 ARG FIND_LINKS=
 ARG PIP_CERT=
-ARG OPENVINO=
-COPY requirements-serve.txt requirements-openvino.txt ./
+COPY requirements-serve.txt ./
 RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
     && python3 -m venv /opt/venv \
-    && /opt/venv/bin/pip install ${FIND_LINKS:+--find-links "$FIND_LINKS"} -r requirements-serve.txt \
-    && if [ -n "$OPENVINO" ]; then \
-        /opt/venv/bin/pip install ${FIND_LINKS:+--find-links "$FIND_LINKS"} \
-            $(grep -E '^openvino(-telemetry)?==' requirements-openvino.txt); \
-    fi
+    && /opt/venv/bin/pip install ${FIND_LINKS:+--find-links "$FIND_LINKS"} -r requirements-serve.txt
 
 FROM base AS serving
-ARG OPENVINO=
 COPY --from=serve-deps /opt/venv /opt/venv
 COPY --from=bake /build/model /app/model
 COPY function /app/function
@@ -104,8 +86,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     WORKERS=1 \
     FUNCTION_TARGET=predict_http \
     FUNCTION_SIGNATURE_TYPE=http \
-    FUNCTION_USE_ASGI=true \
-    BACKEND=${OPENVINO:+openvino}
+    FUNCTION_USE_ASGI=true
 WORKDIR /app
 USER 10001
 EXPOSE 8080

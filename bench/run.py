@@ -5,7 +5,6 @@ Variants, all on the same BERT-base-shaped folder and the same machine, in one r
   torch fp32    ours, on the reference backend
   onnx fp32     ours, ONNX Runtime
   onnx int8     ours, ONNX Runtime with int8 weights (the serving default)
-  openvino int8 ours, BACKEND=openvino (when openvino and nncf are installed: NNCF's int8)
 For each: process start to first answered /predict (cold start), batch-1 latency, throughput
 at concurrency 1, 8 and 64, peak RSS of the serving process, and the size of the files it
 loads. Every figure is a median over --repeats fresh server processes; ratios are to the
@@ -94,11 +93,8 @@ def variants(source: Path, baked: Path) -> list[Variant]:
         ("onnx", "fp32", 1),
         ("onnx", "int8", 1),
         ("onnx", "int8", 2),
-        ("openvino", "int8", 1),
     ):
-        entry = folder.manifest.variants.get(f"{backend}-{precision}")
-        if entry is None or not entry.servable:  # a folder baked without --openvino
-            continue
+        entry = folder.manifest.variants[f"{backend}-{precision}"]
         env = {
             "MODEL_DIR": str(baked),
             "BACKEND": backend,

@@ -26,7 +26,6 @@ from function.core.errors import ModelFolderError
 from function.core.model_folder import (
     EXACT_U8S8_GRAPH,
     MANIFEST_NAME,
-    OPENVINO_INT8,
     FileEntry,
     Manifest,
     ModelFolder,
@@ -34,7 +33,7 @@ from function.core.model_folder import (
     read_labels,
     sha256_file,
 )
-from model_bake import BAKE_VERSION, agreement, check_set, hub, int8_recipes, openvino_int8, smoke
+from model_bake import BAKE_VERSION, agreement, check_set, hub, int8_recipes, smoke
 from model_bake.errors import BakeError
 from model_bake.onnx_export import EXACT_INT8_FILE, FP32_FILE, INT8_FILE, export_onnx
 from model_bake.tokenizer_export import export_tokenizer
@@ -68,7 +67,6 @@ class BakeRequest:
     force: bool = False
     threads: int = 1
     min_agreement: float = agreement.DEFAULT_MIN_AGREEMENT
-    openvino: bool = False  # also bake the optional OpenVINO variant (needs openvino and nncf)
 
 
 def bake(request: BakeRequest) -> tuple[Manifest, bool]:
@@ -78,8 +76,6 @@ def bake(request: BakeRequest) -> tuple[Manifest, bool]:
         hub.require_commit(request.revision or "")
     elif not request.from_dir.is_dir():
         raise BakeError(f"--from-dir {request.from_dir} is not a folder")
-    if request.openvino and (missing := openvino_int8.missing()):
-        raise BakeError(f"--openvino: {missing}")
     if not request.force:
         current = _up_to_date(request, out)
         if current is not None:
@@ -170,12 +166,6 @@ def _bake_into(request: BakeRequest, staging: Path) -> Manifest:
         files[name] = _entry(staging / name, "derived")
     variants[int8.name] = int8
     checks["int8_recipes"] = tried
-    if request.openvino:
-        log.info("quantizing for OpenVINO with NNCF")
-        openvino = judge.variant(openvino_int8.quantize(folder, onnx_fp32, sentences, request.threads))
-        for name in openvino.files:
-            files[name] = _entry(staging / name, "derived")
-        variants[openvino.name] = openvino
     manifest = replace(manifest, files=files, variants=variants, checks=checks)
     shutil.rmtree(staging / ".download", ignore_errors=True)
     _write_manifest(staging, manifest)
@@ -354,9 +344,6 @@ def _up_to_date(request: BakeRequest, out: Path) -> Manifest | None:
         log.info("rebaking: %s", error)
         return None
     if manifest.model_id != request.model_id or manifest.bake_version != BAKE_VERSION:
-        return None
-    if request.openvino and OPENVINO_INT8 not in manifest.variants:
-        log.info("rebaking: --openvino asks for %s, which the folder lacks", OPENVINO_INT8)
         return None
     gates = {v.agreement.get("min_agreement") for v in manifest.variants.values() if v.agreement}
     if gates != {request.min_agreement}:  # the variants must be judged again

@@ -47,12 +47,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"label to be servable (default {DEFAULT_MIN_AGREEMENT})",
     )
     parser.add_argument(
-        "--openvino",
-        action="store_true",
-        help="also bake the optional OpenVINO variant (NNCF int8, served with BACKEND=openvino on "
-        "CPUs with VNNI or AMX); needs requirements-openvino.txt",
-    )
-    parser.add_argument(
         "--threads", type=int, default=min(4, os.cpu_count() or 1), help="CPU threads for the smoke set"
     )
     args = parser.parse_args(argv)
@@ -76,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         force=args.force,
         threads=args.threads,
         min_agreement=args.min_agreement,
-        openvino=args.openvino,
     )
     started = time.perf_counter()
     try:

@@ -9,8 +9,7 @@ fp32), `int8` or `fp32` just that one (a folder with nothing to fall back on ref
 start where its variant fails the check), `all` every servable variant of the backend. A
 kept variant keeps every file it may read on any CPU (the int8 graph's two copies: the image
 is built on one CPU and served on others). The runtime checks only the files of the variants
-it may serve, and refuses the others by name. `--backend openvino` keeps its int8 and, for
-`auto`, ONNX Runtime's variants it falls back on (and serves alone on CPUs without VNNI).
+it may serve, and refuses the others by name.
 """
 
 from __future__ import annotations
@@ -19,25 +18,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from function.core.cpus import CpuFeatures
 from function.core.errors import ModelFolderError
 from function.core.model_folder import COMMON_FILES, MANIFEST_NAME, ModelFolder
-
-# The image is built on one CPU and served on others: keep what a host with VNNI would serve
-# (`--backend openvino` offers its variant only there; forms of every CPU are kept anyway).
-SERVING_HOST = CpuFeatures(model="any host", machine="x86_64", flags=("avx2", "avx512_vnni"))
 
 
 def trim(folder_path: Path, backend: str, precision: str = "auto") -> list[str]:
     """Remove what the kept variant(s) do not need; returns the names removed."""
     folder = ModelFolder.open(folder_path)
     if precision == "all":
-        backends = {backend, "onnx"} if backend == "openvino" else {backend}  # its fallbacks
-        variants = [v for v in folder.manifest.variants.values() if v.backend in backends and v.servable]
+        variants = [v for v in folder.manifest.variants.values() if v.backend == backend and v.servable]
         if not variants:
             raise ModelFolderError(f"{folder_path} has no servable {backend} variant to keep")
     else:
-        variants = folder.candidates(backend, precision, cpu=SERVING_HOST)
+        variants = folder.candidates(backend, precision)
     keep = {MANIFEST_NAME, *COMMON_FILES, *(name for v in variants for name in v.all_files)}
     removed = []
     for path in sorted(folder_path.iterdir()):
@@ -51,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = (__doc__ or "").split("\n\n")[0]
     parser = argparse.ArgumentParser(prog="python -m model_bake.trim", description=summary)
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--backend", choices=("onnx", "openvino", "torch"), required=True)
+    parser.add_argument("--backend", choices=("onnx", "torch"), required=True)
     parser.add_argument("--precision", choices=("auto", "fp32", "int8", "all"), default="auto")
     args = parser.parse_args(argv)
     try:

@@ -30,11 +30,6 @@ PRECISION_PREFERENCE = ("int8", "fp32")
 # The int8 recipe's key for the graph's second copy, served where u8s8 sums are exact (x86
 # with VNNI or AMX): {"file", "session_config", "optimized_at_bake", "judged"}.
 EXACT_U8S8_GRAPH = "exact_u8s8_graph"
-# The optional OpenVINO variant (`model_bake --openvino`): NNCF's int8 as OpenVINO IR. Offered
-# with BACKEND=openvino only where it pays (x86 with VNNI or AMX, where ONNX Runtime's own int8
-# follows as the fallback); elsewhere ONNX Runtime's variants serve alone.
-OPENVINO_INT8 = "openvino-int8"
-OPENVINO_INT8_FILES = ("model.int8.openvino.xml", "model.int8.openvino.bin")
 
 
 @dataclass(frozen=True)
@@ -256,9 +251,6 @@ class ModelFolder:
         default), fastest first (`VariantEntry.forms_for`). Refuses, saying why, when there
         is none, or when the variant named failed its bake checks. (`verify_files` reads a
         variant's checksums.)"""
-        cpu = cpu or cpu_features()
-        if backend == "openvino":
-            return self._openvino_candidates(precision, servable_only, cpu)
         variants = self.manifest.variants
         known = sorted(variants)
         names = (
@@ -287,44 +279,13 @@ class ModelFolder:
             )
         for entry in present:
             self._check_files(entry.files, verify_checksums=False)
+        cpu = cpu or cpu_features()
         return [
             form
             for entry in present
             for form in entry.forms_for(cpu)
             if form is entry or self._form_present(form)
         ]
-
-    def _openvino_candidates(
-        self, precision: str, servable_only: bool, cpu: CpuFeatures
-    ) -> list[VariantEntry]:
-        """BACKEND=openvino: its int8 first where it pays (VNNI or AMX: `cpu.exact_u8s8`), then
-        ONNX Runtime's variants for `precision` as the fallbacks; elsewhere those alone (on AVX2
-        OpenVINO's int8 ran at half ONNX Runtime's). PRECISION=int8 names it alone, on any CPU.
-        Refuses a folder baked without it, or where the bake found it not servable."""
-        if precision == "fp32":
-            raise ModelFolderError("BACKEND=openvino serves int8 only: use PRECISION=auto or int8")
-        entry = self.manifest.variants.get(OPENVINO_INT8)
-        if entry is None:
-            raise ModelFolderError(
-                f"{self.path} holds no {OPENVINO_INT8} variant: bake it with "
-                "'python -m model_bake --openvino' (the image: --build-arg OPENVINO=1)"
-            )
-        if servable_only and not entry.servable:
-            raise ModelFolderError(
-                f"{self.path}: {OPENVINO_INT8} is not servable: "
-                f"{entry.reason or 'it failed its bake checks'}; serve BACKEND=onnx "
-                f"(servable: {self.manifest.servable_names()})"
-            )
-        if not self.has_files(entry):
-            raise ModelFolderError(
-                f"{self.path}: the files of {OPENVINO_INT8} are missing: {list(entry.files)}"
-            )
-        self._check_files(entry.files, verify_checksums=False)
-        if precision == "int8":
-            return [entry]
-        if not cpu.exact_u8s8:
-            return self.candidates("onnx", precision, servable_only=servable_only, cpu=cpu)
-        return [entry, *self.candidates("onnx", precision, servable_only=servable_only, cpu=cpu)]
 
     def _form_present(self, form: VariantEntry) -> bool:
         """A graph for this CPU kind that is listed and present with its size; one that is

@@ -22,8 +22,7 @@ fp32) and a WARNING names the variant, the figures and the CPU; with a PRECISION
 explicitly, the process refuses to start. The int8 variant may come in two copies of its
 graph (int8 weights first where the CPU's u8s8 sums are exact, then the portable one: see
 `VariantEntry.forms_for`): a copy that fails gives way to the next copy of the same variant,
-which still serves int8; each outcome names its `graph`. With BACKEND=openvino, OpenVINO's
-int8 comes first where the CPU has VNNI or AMX, and ONNX Runtime's variants follow it.
+which still serves int8; each outcome names its `graph`.
 """
 
 from __future__ import annotations

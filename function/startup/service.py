@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
 from function.core.classifier import AssertionClassifier
-from function.core.cpus import cpu_features
 from function.core.errors import ModelFolderError, ModelNotReady
 from function.core.logs import configure_logging, log_event
 from function.core.model_folder import ModelFolder, VariantEntry
@@ -124,16 +123,6 @@ def _configured(settings: Settings | None) -> ServiceState:
         candidates = folder.candidates(settings.backend, settings.precision)
     except (ModelFolderError, KeySourceError) as error:
         raise refuse(error) from None
-    if settings.backend == "openvino" and candidates[0].backend != "openvino":
-        kind = cpu_features().kind
-        log_event(
-            log,
-            logging.INFO,
-            f"BACKEND=openvino: not offered on this CPU ({kind}: no VNNI or AMX, where OpenVINO's "
-            "int8 ran at half ONNX Runtime's); ONNX Runtime's variants serve",
-            event="openvino_not_offered",
-            cpu_kind=kind,
-        )
     # The folder is opened and checked once, here (in gunicorn's master, so a bad one stops
     # the start); the loader, in the worker, builds the model from it and checks it on the
     # CPU it will serve on.

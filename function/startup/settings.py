@@ -68,7 +68,7 @@ class Settings:
         reader = _Reader(env)
         settings = cls(
             model_dir=reader.text("MODEL_DIR", "model"),
-            backend=reader.choice("BACKEND", "onnx", ("onnx", "openvino", "torch")),
+            backend=reader.choice("BACKEND", "onnx", ("onnx", "torch")),
             precision=reader.choice("PRECISION", "auto", ("auto", "fp32", "int8")),
             threads=reader.integer("INTRA_OP_THREADS", available_cpus(), 1, 256),
             streams=reader.integer("INFERENCE_STREAMS", 1, 1, 64),
@@ -104,11 +104,6 @@ class Settings:
         if settings.backend == "torch" and settings.precision == "int8":
             reader.problems.append(
                 "PRECISION=int8 needs BACKEND=onnx (the torch backend is the fp32 reference)"
-            )
-        if settings.backend == "openvino" and settings.precision == "fp32":
-            reader.problems.append(
-                "PRECISION=fp32 needs BACKEND=onnx or torch (BACKEND=openvino serves int8, "
-                "with ONNX Runtime's variants as its fallbacks under PRECISION=auto)"
             )
         if reader.problems:
             raise ConfigError("invalid configuration: " + "; ".join(reader.problems))

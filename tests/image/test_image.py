@@ -2,8 +2,7 @@
 contract as a non-root user without compilers and drains in-flight requests on SIGTERM; the
 same image runs the Pub/Sub target; the Lambda image answers a Function URL event and an SQS
 batch through awslambdaric and a local Runtime API; the bulk image runs the Beam pipeline
-(DirectRunner) over a small corpus; the image built with OPENVINO=1 serves BACKEND=openvino
-where the CPU has VNNI or AMX, and the default image carries no openvino. Sizes and start times go to
+(DirectRunner) over a small corpus. Sizes and start times go to
 .image-test/report.json (the README shows them)."""
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from function.core.cpus import cpu_features
 from tests.support.images import REPORT, podman, podman_missing
 from tests.support.lambda_events import build_event
 from tests.support.lambda_runtime_api import RuntimeApi
@@ -242,28 +240,3 @@ def test_the_bulk_image_runs_the_pipeline_on_a_corpus(images: dict[str, str], tm
     probe = podman("run", "--rm", "--entrypoint", "python", images["bulk"], "-c",
                    "import importlib.util as u, os; print(u.find_spec('torch'), os.getuid())", check=False)  # fmt: skip
     assert probe.stdout.split() == ["None", "10001"], probe.stdout + probe.stderr
-
-
-def test_the_openvino_image_serves_it_where_the_cpu_pays_and_the_default_lacks_it(
-    images: dict[str, str],
-) -> None:
-    container = Container(images["openvino"], {"API_KEYS": KEY})
-    try:
-        record(openvino_container_start_to_first_predict_s=round(container.first_answer(), 2))
-        health = httpx.get(f"{container.url}/health").json()
-        reply = httpx.post(
-            f"{container.url}/predict", json={"sentence": SENTENCE}, headers={"X-API-Key": KEY}
-        )
-        logs = container.logs()
-    finally:
-        container.remove()
-    expected = "openvino" if cpu_features().exact_u8s8 else "onnx"  # VNNI or AMX: where it pays
-    assert health["model"]["backend"] == expected and health["model"]["precision"] == "int8", logs[-2000:]
-    assert health["startup_check"]["serving"]["passed"] and health["startup_check"]["failed"] == []
-    assert reply.status_code == 200 and reply.json()["model"]["backend"] == expected
-    assert SENTENCE not in logs
-    found = podman(
-        "run", "--rm", "--entrypoint", "python", images["runtime"], "-c",
-        "import importlib.util; print(importlib.util.find_spec('openvino') is None)",
-    ).stdout.strip()  # fmt: skip
-    assert found == "True"  # the default image is 180 MB lighter: no openvino in it

@@ -29,7 +29,6 @@ CONTEXT_FILES = (
     "requirements-serve.txt",
     "requirements-lambda.txt",
     "requirements-beam.txt",
-    "requirements-openvino.txt",
 )
 CONTEXT_DIRS = ("function", "model_bake")
 
@@ -99,8 +98,8 @@ def build_context(work: Path, model_source: Path) -> Path:
     return context
 
 
-def build(context: Path, base: str, target: str, tag: str, *build_args: str) -> float:
-    """Seconds to build `target` of the Dockerfile as `tag` (`build_args`: NAME=VALUE more)."""
+def build(context: Path, base: str, target: str, tag: str) -> float:
+    """Seconds to build `target` of the Dockerfile as `tag`."""
     cafile = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
     wheels = subprocess.run(
         ["pip", "config", "get", "global.find-links"], capture_output=True, text=True
@@ -117,8 +116,6 @@ def build(context: Path, base: str, target: str, tag: str, *build_args: str) -> 
             "--build-arg",
             "TORCH_INDEX_URL=",
         ]
-    for extra in build_args:
-        args += ["--build-arg", extra]
     began = time.perf_counter()
     podman(*args, str(context))
     return time.perf_counter() - began

@@ -63,33 +63,3 @@ class Reference:
 
     def _scores(self, sentence: str) -> dict[str, float]:
         return {entry["label"]: entry["score"] for entry in self.pipeline(sentence)[0]}
-
-
-class OpenvinoReference:
-    """The baked OpenVINO IR compiled by OpenVINO directly, one thread, one input at a time,
-    tokenized by AutoTokenizer: what BACKEND=openvino must give for a request that runs alone."""
-
-    def __init__(self, source: Path, baked: Path) -> None:
-        import openvino as ov
-        from transformers import AutoTokenizer
-
-        from function.core.model_folder import OPENVINO_INT8, ModelFolder
-
-        folder = ModelFolder.open(baked)
-        self.tokenizer = AutoTokenizer.from_pretrained(source)
-        variant = folder.manifest.variants[OPENVINO_INT8]
-        compiled = ov.Core().compile_model(str(baked / variant.files[0]), "CPU", {"INFERENCE_NUM_THREADS": 1})
-        self.request, self.output = compiled.create_infer_request(), compiled.output(0)
-        self.labels = folder.manifest.labels
-        self.scores = lru_cache(maxsize=None)(self._scores)
-
-    def _scores(self, sentence: str) -> dict[str, float]:
-        import numpy as np
-
-        encoded = self.tokenizer(sentence, return_tensors="np")
-        feeds = {
-            name: encoded[name].astype(np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")
-        }
-        logits = np.asarray(self.request.infer(feeds)[self.output])[0].astype(np.float64)
-        shifted = np.exp(logits - logits.max())
-        return dict(zip(self.labels, (shifted / shifted.sum()).tolist(), strict=True))

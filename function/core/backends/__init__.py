@@ -12,7 +12,7 @@ from function.core.backends.base import Backend
 from function.core.errors import ModelFolderError
 from function.core.model_folder import ModelFolder, VariantEntry
 
-BACKENDS = ("onnx", "openvino", "torch")
+BACKENDS = ("onnx", "torch")
 
 
 def load_backend(variant: VariantEntry, folder: ModelFolder, *, threads: int) -> Backend:
@@ -21,17 +21,6 @@ def load_backend(variant: VariantEntry, folder: ModelFolder, *, threads: int) ->
         from function.core.backends.onnx_backend import OnnxBackend
 
         return OnnxBackend(folder, variant, threads=threads)
-    if variant.backend == "openvino":
-        try:
-            from function.core.backends.openvino_backend import OpenvinoBackend
-
-            return OpenvinoBackend(folder, variant, threads=threads)
-        except ImportError as error:  # the default image carries onnxruntime only
-            raise ModelFolderError(
-                f"BACKEND=openvino needs the openvino package, which this installation lacks "
-                f"({error.name}): pip install -r requirements-openvino.txt, or build the image "
-                "with --build-arg OPENVINO=1, or serve BACKEND=onnx"
-            ) from None
     if variant.backend == "torch":
         from function.core.backends.torch_backend import TorchBackend
 
