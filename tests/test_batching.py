@@ -90,9 +90,9 @@ class RecordingBackend:
 
 def test_a_lone_caller_is_not_held_for_company_and_concurrent_callers_are(baked_model: Path) -> None:
     """max_wait (1 s here) holds a short queue for the next caller only while callers come in
-    company: after a pass with one request, a request runs at once and the next one, 0.1 s
-    later, takes a pass of its own; after a pass shared by two requests, the same pair shares
-    one pass."""
+    company: before any pass, and after a pass with one request, a request runs at once and
+    the next one, 0.1 s later, takes a pass of its own; after a pass shared by two requests,
+    the same pair shares one pass."""
     classifier = AssertionClassifier.load(
         baked_model, backend="onnx", precision="fp32", limits=BatchLimits(max_items=8, max_wait=1.0)
     )
@@ -107,14 +107,15 @@ def test_a_lone_caller_is_not_held_for_company_and_concurrent_callers_are(baked_
         first.result(10), second.result(10)
 
     try:
-        batcher.submit(prepared(classifier, 1).inputs).result(10)  # the first pass: waits, alone
+        two_callers_apart()  # the very first request: no company known, so no wait
+        assert backend.sizes == [1, 1]
         two_callers_apart()
-        assert backend.sizes == [1, 1, 1]  # alone before: no wait, two passes
+        assert backend.sizes == [1, 1, 1, 1]  # alone before: no wait, two passes
         with batcher._changed:  # (reentrant) both queued before the thread can take either
             together = [batcher.submit(prepared(classifier, 1).inputs) for _ in range(2)]
         [future.result(10) for future in together]
         two_callers_apart()
-        assert backend.sizes[3:] == [2, 2]  # in company before: the short queue waited
+        assert backend.sizes[4:] == [2, 2]  # in company before: the short queue waited
     finally:
         classifier.close()
 

@@ -64,8 +64,10 @@ class MicroBatcher:
         # Whether the last pass held inputs of more than one request: callers are concurrent,
         # and a short queue is worth `max_wait` for company. After a lone caller's pass it is
         # not (its next request comes only after its answer): at one caller, waiting cost
-        # every request `max_wait` (2 ms of a 15 ms answer on an AVX-512 VNNI EPYC).
-        self._company = True
+        # every request `max_wait` (2 ms of a 15 ms answer on an AVX-512 VNNI EPYC). Before the
+        # first pass nobody is known to come in company: the first request is not held either
+        # (a burst at start fills the queue during that first pass anyway).
+        self._company = False
         self._threads = [
             threading.Thread(target=self._serve, args=(forward,), name=f"inference-{index}", daemon=True)
             for index, forward in enumerate(forwards)
