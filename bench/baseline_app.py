@@ -6,6 +6,7 @@ start, one pipeline call per request, no batching, the markers passed through as
 """
 
 import os
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -21,7 +22,7 @@ class Request(BaseModel):
 
 @app.post("/predict")
 def predict(request: Request) -> dict:
-    scores = classifier(request.sentence)[0]
+    scores: Any = classifier(request.sentence)[0]  # a list of {label, score} with top_k=None
     best = max(scores, key=lambda entry: entry["score"])
     return {
         "label": best["label"],

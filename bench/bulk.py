@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BEAM_PYTHON = Path(os.environ.get("BEAM_PYTHON") or ROOT / ".venv-beam" / "bin" / "python")
 # Dataflow batch list prices (us-central1, per hour) used for the estimate, and the worker
 # machine they price: n1-standard-2 (2 vCPUs, 7.5 GB), as measured here on 2 cores.
-PRICES = {"machine": "n1-standard-2", "vcpu_hour": 0.056, "gb_hour": 0.003557, "vcpus": 2, "memory_gb": 7.5}
+MACHINE = "n1-standard-2"
+PRICES: dict[str, float] = {"vcpu_hour": 0.056, "gb_hour": 0.003557, "vcpus": 2, "memory_gb": 7.5}
 
 
 def bulk_vs_http(
@@ -87,7 +88,7 @@ def bulk_vs_http(
         "best_possible_ratio": round(in_process / http_rate, 2),
         "gemm_bound_ratio": round(ceiling / http_rate, 2),
         "dataflow_usd_per_million": round(hourly / (bulk_rate * 3600) * 1e6, 2),
-        "prices": PRICES,
+        "prices": {"machine": MACHINE, **PRICES},
     }
 
 

@@ -152,7 +152,7 @@ def measure(variant: Variant, texts: list[str], repeats: int, requests: int) -> 
             f"  {variant.name} #{repeat + 1}: " + ", ".join(f"{k}={v:.3g}" for k, v in run.items()),
             flush=True,
         )
-    result = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+    result: dict = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     result["folder_mb"] = sum(path.stat().st_size for path in variant.files) / 1e6
     if variant.agreement:
         result["agreement"] = variant.agreement

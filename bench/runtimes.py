@@ -80,7 +80,7 @@ def onnxruntime_fp32(baked: Path, threads: int) -> Run:
 
 
 def openvino_run(model: object, threads: int, **config: str) -> Run:
-    import openvino as ov  # type: ignore[import-not-found]  # in .venv-openvino only
+    import openvino as ov  # in .venv-openvino only
 
     compiled = ov.Core().compile_model(
         model, "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", **config}
@@ -93,7 +93,7 @@ def openvino_run(model: object, threads: int, **config: str) -> Run:
 
 def openvino_int8(baked: Path, classifier: AssertionClassifier) -> object:
     """model.onnx quantized by NNCF on the calibration sentences, one sentence per sample."""
-    import nncf  # type: ignore[import-not-found]
+    import nncf
     import openvino as ov
 
     model = ov.Core().read_model(str(baked / "model.onnx"))
